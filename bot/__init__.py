@@ -1,0 +1,1 @@
+"""The runtime: settings, channels, engine, outbox dispatcher, web server and CLI."""

@@ -1,0 +1,103 @@
+"""The runtime of `utvag run` and `utvag demo`: storage, channels, engine, dispatcher and web server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from bot.channels.base import Accepted, Channel, InboundMessage
+from bot.channels.telegram import TelegramChannel
+from bot.channels.webchat import WebChatChannel
+from bot.clock import Clock, SystemClock
+from bot.dispatcher import Dispatcher
+from bot.engine import Engine
+from bot.settings import Settings
+from bot.web import build_app, make_server
+from handlers.catalogue import Catalogue
+from storage.crypto import use_keyring
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        use_keyring(self.settings.keyring())
+        self.db = make_engine(self.settings.database_url)
+        upgrade(self.db)
+        self.sessions = make_sessionmaker(self.db)
+        self.engine = Engine(self.sessions, self.clock, Catalogue.load())
+        self.channels: dict[str, Channel] = {"webchat": WebChatChannel(self.sessions, secure_cookie=self._https())}
+        settings = self.settings
+        if settings.telegram_token:
+            self.channels["telegram"] = TelegramChannel(
+                settings.telegram_token, settings.telegram_api_url,
+                webhook_url=settings.telegram_webhook_url, webhook_secret=settings.telegram_webhook_secret,
+                poll_timeout=settings.telegram_poll_timeout,
+            )  # fmt: skip
+        self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id)
+        self._inbound = asyncio.Event()
+
+    def _https(self) -> bool:
+        return bool(self.settings.public_url and self.settings.public_url.startswith("https://"))
+
+    async def accept(self, inbound: InboundMessage) -> Accepted:
+        accepted = await asyncio.to_thread(self.engine.accept, inbound)
+        self._inbound.set()
+        return accepted
+
+    async def process_forever(self, idle_seconds: float = 1.0) -> None:
+        while True:
+            try:
+                handled = await asyncio.to_thread(self.engine.process_pending)
+            except Exception:
+                log.exception("processing failed; retrying")
+                handled = 0
+            if handled:
+                self.dispatcher.wake.set()
+                continue
+            self._inbound.clear()
+            try:
+                await asyncio.wait_for(self._inbound.wait(), idle_seconds)
+            except TimeoutError:
+                pass
+
+    async def run(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        routes = [route for channel in self.channels.values() for route in channel.info.routes]
+        server = make_server(build_app(routes), self.settings.http_host, self.settings.http_port)
+        tasks = [
+            asyncio.create_task(self.process_forever(), name="engine"),
+            asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
+            asyncio.create_task(self.dispatcher.run(lane=1), name="dispatch-bulk"),
+            asyncio.create_task(server.serve(), name="web"),
+        ]
+        started: list[Channel] = []
+        try:
+            for channel in self.channels.values():
+                await channel.start(self.accept)
+                started.append(channel)
+            log.info("utvag is running on http://%s:%s", self.settings.http_host, self.settings.http_port)
+            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None and task in tasks:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            server.should_exit = True
+            for channel in reversed(started):
+                await channel.stop()
+            for task in tasks:
+                if task.get_name() != "web":
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.db.dispose()
+            log.info("utvag stopped")

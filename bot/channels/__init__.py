@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its provider's payloads into InboundMessage and renders Outbound."""

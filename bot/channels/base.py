@@ -1,0 +1,78 @@
+"""The contract every channel meets: one inbound type, one outbound type, typed send failures."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from handlers.turn import Inbound, Option
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message as a channel received it: who (raw address), the provider's id, and what."""
+
+    channel: str
+    provider_id: str
+    address: str
+    content: Inbound
+    source: str | None = None  # outreach tag (deep-link parameter), never identifying
+
+
+@dataclass(frozen=True)
+class Outbound:
+    channel: str
+    address: str
+    text: str
+    options: tuple[Option, ...] = ()
+    request_contact: bool = False
+    lane: int = 0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: int | None  # None when it was a duplicate
+    contact_id: str
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message_id is None
+
+
+Accept = Callable[[InboundMessage], Awaitable[Accepted]]
+
+
+class TransientSendError(Exception):
+    """Worth retrying later (rate limit, network, provider hiccup)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(Exception):
+    """Will never succeed (blocked by the person, unknown chat, opted out)."""
+
+
+@dataclass
+class ChannelInfo:
+    # True when sending twice is harmless (the web chat only shows a stored message), so a send
+    # interrupted by a crash may simply be done again.
+    idempotent_send: bool = False
+    routes: list[BaseRoute] = field(default_factory=list)
+
+
+class Channel(Protocol):
+    name: str
+    info: ChannelInfo
+
+    async def start(self, accept: Accept) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: Outbound) -> str | None:
+        """Deliver one message; return the provider's id. Raise Transient/PermanentSendError."""
+        ...

@@ -1,0 +1,195 @@
+"""Telegram through python-telegram-bot: long polling or our own webhook route, inline keyboards.
+
+Bot API reference: https://core.telegram.org/bots/api#getupdates and #setwebhook.
+Durability: an update is confirmed to Telegram (the next getUpdates offset, or a 200 on the
+webhook) only after it is committed, so a crash can repeat an update but never lose one; the
+engine's unique (channel, provider id) drops the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
+from handlers.turn import Inbound
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio", "document", "location")
+SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+BULK_INTERVAL_PER_CHAT = 1.0  # Telegram: about one message a second to one private chat
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        poll_timeout: int = 25,
+    ) -> None:
+        self.bot = ExtBot(
+            token,
+            base_url=api_url,
+            rate_limiter=AIORateLimiter(max_retries=3),
+            request=HTTPXRequest(connection_pool_size=32),
+        )
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.poll_timeout = poll_timeout
+        self._accept: Accept | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._last_bulk: dict[str, float] = {}
+        path = urlparse(webhook_url).path if webhook_url else ""
+        self.info = ChannelInfo(routes=[Route(path or "/telegram/webhook", self._webhook, methods=["POST"])] if webhook_url else [])
+
+    async def start(self, accept: Accept) -> None:
+        self._accept = accept
+        await self.bot.initialize()
+        if self.webhook_url:
+            await self.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES)
+            log.info("telegram: webhook mode")
+        else:
+            await self.bot.delete_webhook()
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+            log.info("telegram: polling mode")
+
+    async def stop(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await self.bot.shutdown()
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+                for update in updates:
+                    await self._receive(update)
+                if updates:
+                    # Only now may Telegram forget them: the next call confirms with this offset.
+                    offset = updates[-1].update_id + 1
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("telegram: polling failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given.encode(), (self.webhook_secret or "").encode()):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        try:
+            update = Update.de_json(await request.json(), self.bot)
+        except Exception:
+            return JSONResponse({"error": "malformed update"}, status_code=400)
+        # A failure here answers 500, so Telegram delivers the update again later.
+        await self._receive(update)
+        return Response(status_code=200)
+
+    async def _receive(self, update: Update) -> None:
+        assert self._accept is not None
+        inbound = parse_update(update)
+        if inbound is not None:
+            await self._accept(inbound)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()
+            except TelegramError:
+                pass  # the spinner on the button stops by itself; the choice is already stored
+
+    async def send(self, message: Outbound) -> str | None:
+        if message.lane == 1:
+            await self._pace_bulk(message.address)
+        try:
+            sent = await self.bot.send_message(
+                chat_id=int(message.address), text=message.text, reply_markup=_markup(message)
+            )
+        except RetryAfter as exc:
+            raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+        except Forbidden as exc:
+            raise PermanentSendError("blocked by the person") from exc
+        except BadRequest as exc:
+            raise PermanentSendError(f"rejected by Telegram: {exc.message[:80]}") from exc
+        except InvalidToken as exc:
+            raise TransientSendError("Telegram refused the token") from exc
+        except NetworkError as exc:
+            raise TransientSendError(f"network: {type(exc).__name__}") from exc
+        return str(sent.message_id)
+
+    async def _pace_bulk(self, chat: str) -> None:
+        wait = self._last_bulk.get(chat, 0.0) + BULK_INTERVAL_PER_CHAT - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_bulk[chat] = time.monotonic()
+
+
+def parse_update(update: Update) -> InboundMessage | None:
+    """A private chat's message or button press as an InboundMessage; anything else is ignored."""
+    provider_id = str(update.update_id)
+    query = update.callback_query
+    if query is not None:
+        chat = query.message.chat if query.message else None
+        if chat is None or chat.type != "private" or not query.data:
+            return None
+        return InboundMessage("telegram", provider_id, str(chat.id), Inbound(kind="choice", choice=query.data))
+    message = update.message
+    if message is None or message.chat.type != "private":
+        return None
+    address = str(message.chat.id)
+    if message.contact is not None:
+        own = message.contact.user_id == (message.from_user.id if message.from_user else None)
+        content = Inbound(kind="contact", phone=message.contact.phone_number if own else None)
+        return InboundMessage("telegram", provider_id, address, content)
+    if message.text is not None:
+        text, source = message.text, None
+        if text.startswith("/start "):
+            tag = text.split(" ", 1)[1].strip()
+            text, source = "/start", tag if SOURCE_TAG.match(tag) else None
+        return InboundMessage("telegram", provider_id, address, Inbound(kind="text", text=text), source)
+    media = next((kind for kind in MEDIA_KINDS if getattr(message, kind, None)), "other")
+    return InboundMessage("telegram", provider_id, address, Inbound(kind="media", media=media))
+
+
+def _markup(message: Outbound) -> Any:
+    if message.request_contact:
+        label = message.options[0].label if message.options else "📱"
+        return ReplyKeyboardMarkup([[KeyboardButton(label, request_contact=True)]], one_time_keyboard=True, resize_keyboard=True)
+    if message.options:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(option.label, callback_data=option.key)] for option in message.options])
+    return None
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -1,0 +1,298 @@
+/* Web chat page: plain script, no dependencies, CSP-safe (no inline styles, no innerHTML). */
+(function () {
+  'use strict';
+
+  const STRINGS = {
+    sv: {
+      switch: 'English', exit: 'Lämna sidan snabbt', label: 'Ditt meddelande', placeholder: 'Skriv här…',
+      send: 'Skicka', log: 'Meddelanden', options: 'Svarsalternativ',
+      offline: 'Ingen anslutning just nu. Vi försöker igen.',
+      sendFail: 'Meddelandet skickades inte. Försök igen.',
+      footer: 'Du kan vara anonym. Skriv RADERA för att ta bort allt om dig.',
+    },
+    en: {
+      switch: 'Svenska', exit: 'Leave quickly', label: 'Your message', placeholder: 'Write here…',
+      send: 'Send', log: 'Messages', options: 'Choices',
+      offline: 'No connection right now. Trying again.',
+      sendFail: 'The message was not sent. Try again.',
+      footer: 'You can stay anonymous. Write DELETE to erase everything about you.',
+    },
+  };
+  const LANG_KEY = 'chat-ui-lang'; // neutral name: nothing in storage hints at what the site is
+  const EXIT_URL = 'https://www.google.com/';
+  const MAX_BACKOFF_MS = 10000;
+
+  const $ = (id) => document.getElementById(id);
+  const log = $('messages');
+  const input = $('input');
+  const sendBtn = $('send');
+  const statusEl = $('status');
+
+  let lang = readLang();
+  let lastId = 0; // highest id the server has shown us; the next poll asks for what comes after
+  let lastMeId = 0; // highest id of the person's own messages, to know when options are stale
+  const seen = new Set(); // ids already on screen: never show the same id twice
+  let shownOptions = null; // {id, options} of the latest bot message, to restore after a failed send
+  let pollMs = 1500;
+  let failures = 0;
+  let timer = null;
+  let inFlight = false;
+  let pollAgain = false;
+  let sending = false;
+  let leaving = false;
+  let status = null; // {kind, text}; kind is a STRINGS key so it can be re-translated
+
+  function readLang() {
+    try { return localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'sv'; } catch (e) { return 'sv'; }
+  }
+  const t = (key) => STRINGS[lang][key];
+
+  // Only the page chrome changes language; nothing is sent to the chat.
+  function applyLang() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    $('lang-switch').lang = lang === 'sv' ? 'en' : 'sv';
+    input.placeholder = t('placeholder');
+    log.setAttribute('aria-label', t('log'));
+    log.querySelectorAll('.options').forEach((g) => g.setAttribute('aria-label', t('options')));
+    renderStatus();
+  }
+
+  // --- status line -------------------------------------------------------------------------------
+  function setStatus(kind, text) {
+    if (kind === 'offline' && status && status.kind === 'sendFail') return; // "not sent" matters more
+    status = { kind: kind, text: text || '' };
+    renderStatus();
+  }
+  function clearStatus(kind) {
+    if (status && status.kind === kind) { status = null; renderStatus(); }
+  }
+  function renderStatus() {
+    const text = status ? (status.text || t(status.kind)) : '';
+    if (statusEl.textContent !== text) statusEl.textContent = text; // unchanged: no repeat announcement
+  }
+
+  // --- message list ------------------------------------------------------------------------------
+  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  const toBottom = () => { log.scrollTop = log.scrollHeight; };
+
+  function msgEl(from, text) {
+    const el = document.createElement('div');
+    el.className = 'msg ' + (from === 'me' ? 'me' : 'bot');
+    el.textContent = String(text == null ? '' : text); // untrusted text: never innerHTML
+    return el;
+  }
+
+  // Keep id order even when a bot message overtakes the person's pending one.
+  function insertById(el, id) {
+    const next = Array.prototype.find.call(log.querySelectorAll('.msg'),
+      (x) => !x.dataset.id || Number(x.dataset.id) > id);
+    log.insertBefore(el, next || null);
+  }
+
+  function removeOptions() { log.querySelectorAll('.options').forEach((g) => g.remove()); }
+
+  function renderOptions(options) {
+    removeOptions();
+    const group = document.createElement('div');
+    group.className = 'options';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', t('options'));
+    options.forEach((o) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'option';
+      b.dataset.key = o.key;
+      b.textContent = o.label;
+      b.addEventListener('click', () => choose(o));
+      group.appendChild(b);
+    });
+    log.appendChild(group);
+  }
+
+  // A poll may return our own message before the POST answer gave us its id: adopt the pending bubble.
+  function adoptPending(m, id) {
+    const el = Array.prototype.find.call(log.querySelectorAll('.msg.me.pending'),
+      (x) => !x.dataset.id && x.textContent === m.text);
+    if (el) { el.dataset.id = id; el.classList.remove('pending'); }
+    return !!el;
+  }
+
+  function addMessages(list) {
+    const stick = nearBottom();
+    let newest = null;
+    list.forEach((m) => {
+      const id = Number(m.id);
+      if (!id) return;
+      if (id > lastId) lastId = id;
+      if (seen.has(id)) return;
+      seen.add(id);
+      newest = m;
+      if (m.from === 'me') lastMeId = Math.max(lastMeId, id);
+      if (m.from === 'me' && adoptPending(m, id)) return;
+      const el = msgEl(m.from, m.text);
+      el.dataset.id = id;
+      insertById(el, id);
+    });
+    if (!newest) return;
+    // Options belong to the latest bot message only, and only until the person answers.
+    const opts = newest.from === 'bot' && Array.isArray(newest.options) ? newest.options : [];
+    shownOptions = opts.length ? { id: Number(newest.id), options: opts } : null;
+    if (sending) {
+      // Choices stay hidden while a send is under way; send() brings them back if it fails.
+    } else if (shownOptions && shownOptions.id > lastMeId) {
+      renderOptions(opts);
+    } else {
+      removeOptions();
+    }
+    if (stick) toBottom();
+  }
+
+  // --- polling -----------------------------------------------------------------------------------
+  function failure(sentence) {
+    const e = new Error('chat request failed');
+    e.sentence = typeof sentence === 'string' ? sentence : '';
+    return e;
+  }
+
+  async function poll() {
+    clearTimeout(timer);
+    timer = null;
+    if (leaving) return;
+    if (inFlight) { pollAgain = true; return; } // e.g. right after a send: run once more when done
+    inFlight = true;
+    try {
+      const r = await fetch('/chat/api/messages?after=' + lastId, {
+        credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' },
+      });
+      const data = await r.json().catch(() => null);
+      if (!r.ok || !data) throw failure(data && data.error);
+      const ms = Number(data.poll_ms);
+      if (ms >= 300 && ms <= 60000) pollMs = ms;
+      if (!leaving) addMessages(Array.isArray(data.messages) ? data.messages : []);
+      failures = 0;
+      clearStatus('offline');
+    } catch (err) {
+      failures += 1;
+      setStatus('offline', err.sentence);
+    }
+    inFlight = false;
+    if (pollAgain) { pollAgain = false; poll(); } else schedule();
+  }
+
+  // Poll only while visible; back off (up to 10 s) while the connection is failing.
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    if (document.hidden || leaving) return;
+    const delay = failures ? Math.min(MAX_BACKOFF_MS, pollMs * Math.pow(2, failures)) : pollMs;
+    timer = setTimeout(poll, delay);
+  }
+
+  // --- sending -----------------------------------------------------------------------------------
+  async function send(body) {
+    sending = true;
+    sendBtn.disabled = true;
+    removeOptions(); // the person has answered: old choices go away (restored if the send fails)
+    const el = msgEl('me', body.text);
+    el.classList.add('pending'); // shown at once so it feels instant
+    log.appendChild(el);
+    toBottom();
+    let ok = false;
+    try {
+      const r = await fetch('/chat/api/send', {
+        method: 'POST', credentials: 'same-origin', cache: 'no-store',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const data = await r.json().catch(() => null);
+      if (!r.ok) throw failure(data && data.error);
+      const id = Number(data && data.id);
+      if (id) {
+        lastMeId = Math.max(lastMeId, id);
+        if (seen.has(id) && el.dataset.id !== String(id)) el.remove(); // poll already showed it
+        el.dataset.id = id;
+        seen.add(id);
+      }
+      el.classList.remove('pending');
+      shownOptions = null;
+      clearStatus('sendFail');
+      ok = true;
+    } catch (err) {
+      el.remove();
+      if (shownOptions && shownOptions.id > lastMeId) renderOptions(shownOptions.options);
+      setStatus('sendFail', err.sentence);
+    }
+    sending = false;
+    sendBtn.disabled = false;
+    poll();
+    return ok;
+  }
+
+  async function sendTyped() {
+    const text = input.value.trim();
+    if (!text || sending) return;
+    input.value = '';
+    grow();
+    if (!(await send({ text: text }))) {
+      // Not sent: give the text back so nothing the person wrote is lost.
+      input.value = input.value ? text + '\n' + input.value : text;
+      grow();
+    }
+  }
+
+  function choose(option) {
+    if (sending) return;
+    send({ choice: option.key, text: option.label });
+    // The pressed button is gone; keep focus in a sensible place without popping up a phone keyboard.
+    const touch = window.matchMedia && window.matchMedia('(pointer: coarse)').matches;
+    (touch ? log : input).focus({ preventScroll: true });
+  }
+
+  // Grow the textarea from 1 to 4 rows with its content (rows attribute: no inline styles under CSP).
+  function grow() {
+    input.rows = 1;
+    while (input.rows < 4 && input.scrollHeight > input.clientHeight) input.rows += 1;
+  }
+
+  // --- leaving quickly ---------------------------------------------------------------------------
+  function leave() {
+    leaving = true;
+    clearTimeout(timer);
+    log.textContent = '';
+    input.value = '';
+    statusEl.textContent = '';
+    window.location.replace(EXIT_URL); // replace: this page does not stay in Back history
+  }
+
+  let shiftTimes = [];
+  function onKeyForExit(e) {
+    // Only Shift presses in a row count, so typing capital letters never triggers it.
+    if (e.key !== 'Shift') { shiftTimes = []; return; }
+    if (e.repeat) return;
+    const now = Date.now();
+    shiftTimes = shiftTimes.filter((x) => now - x < 1500).concat(now);
+    if (shiftTimes.length >= 3) leave();
+  }
+
+  // --- wiring ------------------------------------------------------------------------------------
+  $('quick-exit').addEventListener('click', leave);
+  document.addEventListener('keydown', onKeyForExit, true);
+  $('lang-switch').addEventListener('click', () => {
+    lang = lang === 'sv' ? 'en' : 'sv';
+    try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* private mode: just not remembered */ }
+    applyLang();
+  });
+  $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendTyped(); });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendTyped(); }
+  });
+  input.addEventListener('input', grow);
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) { clearTimeout(timer); timer = null; } else poll();
+  });
+
+  applyLang();
+  grow();
+  poll();
+})();

@@ -1,0 +1,216 @@
+"""The outbox dispatcher: delivers queued messages in order per address, with retries, in two lanes.
+
+Delivery policy (at most once). Before a send, the row is marked `sending` and committed; after it,
+`sent`. If the process dies between the two, nobody can know whether the provider delivered it:
+Telegram and Twilio accept no idempotency key. Sending again could tell a person the same thing
+twice or, worse, repeat a message someone else now reads on their phone, so such a row is never
+resent: after `STALE_AFTER` it becomes `uncertain` and staff are told. Channels whose send is
+harmless to repeat (the web chat only shows a stored row) declare `idempotent_send` and are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import groupby
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError
+from bot.clock import Clock
+from handlers.turn import Option
+from storage.models import ChannelIdentity, Message, OutboxItem
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(seconds=120)  # far above any provider request timeout
+BATCH = 100
+SEND_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 2.0
+    cap_seconds: float = 600.0
+    max_attempts: int = 8
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Exponential back-off with full jitter; a provider's retry_after is a floor."""
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        return max(delay, retry_after or 0.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        channels: dict[str, Channel],
+        clock: Clock,
+        policy: RetryPolicy = RetryPolicy(),
+        staff_chat_id: int | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.channels = channels
+        self.clock = clock
+        self.policy = policy
+        self.staff_chat_id = staff_chat_id
+        self.wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def run(self, lane: int, idle_seconds: float = 1.0) -> None:
+        """Deliver one lane forever; lane 0 (replies, urgent alerts) never waits behind lane 1 (bulk)."""
+        while True:
+            try:
+                if lane == 0:
+                    await asyncio.to_thread(self.sweep_stale)
+                sent = await self.deliver_due(lane)
+            except Exception:
+                log.exception("dispatcher lane %s failed; retrying", lane)
+                sent = 0
+            if sent == 0:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), idle_seconds)
+                except TimeoutError:
+                    pass
+
+    async def deliver_due(self, lane: int) -> int:
+        items = await asyncio.to_thread(self._due, lane)
+        groups = [list(group) for _, group in groupby(items, key=lambda item: (item.channel, item.identity_id, item.target))]
+        results = await asyncio.gather(*(self._deliver_in_order(group) for group in groups))
+        return sum(results)
+
+    def _due(self, lane: int) -> list[OutboxItem]:
+        now = self.clock.now()
+        with self.sessions() as session:
+            due = session.scalars(
+                select(OutboxItem).where(OutboxItem.status == "pending", OutboxItem.lane == lane,
+                                         OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.id).limit(BATCH)
+            ).all()  # fmt: skip
+            if not due:
+                return []
+            # An address's messages go out in order: skip it while an older one is still waiting.
+            identities = {item.identity_id for item in due if item.identity_id is not None}
+            oldest = dict(
+                session.execute(
+                    select(OutboxItem.identity_id, func.min(OutboxItem.id))
+                    .where(OutboxItem.identity_id.in_(identities), OutboxItem.status.in_(("pending", "sending")))
+                    .group_by(OutboxItem.identity_id)
+                ).all()
+            )  # fmt: skip
+        first_due: dict[int, int] = {}
+        for item in due:
+            if item.identity_id is not None:
+                first_due.setdefault(item.identity_id, item.id)
+        ready = [item for item in due if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]]
+        ready.sort(key=lambda item: (item.channel, item.identity_id or 0, item.target, item.id))
+        return ready
+
+    async def _deliver_in_order(self, group: list[OutboxItem]) -> int:
+        sent = 0
+        async with self._limit:
+            for item in group:
+                if not await self._deliver(item):
+                    break  # keep the order: later messages wait for this one
+                sent += 1
+        return sent
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            return False
+        outbound = await asyncio.to_thread(self._claim, item.id)
+        if outbound is None:
+            return False
+        try:
+            provider_id = await channel.send(outbound)
+        except TransientSendError as exc:
+            await asyncio.to_thread(self._retry_later, item.id, str(exc), exc.retry_after)
+            return False
+        except PermanentSendError as exc:
+            await asyncio.to_thread(self._give_up, item.id, str(exc))
+            return True
+        except Exception as exc:  # an unknown failure is treated as transient, and logged
+            log.exception("send failed on outbox item %s", item.id)
+            await asyncio.to_thread(self._retry_later, item.id, type(exc).__name__, None)
+            return False
+        await asyncio.to_thread(self._mark_sent, item.id, provider_id)
+        return True
+
+    def _claim(self, item_id: int) -> Outbound | None:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            claimed = session.execute(
+                update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+                .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
+            ).rowcount  # fmt: skip
+            if claimed != 1:
+                return None  # another worker has it
+            item = session.get(OutboxItem, item_id)
+            assert item is not None
+            return self._render(session, item)
+
+    def _render(self, session: Session, item: OutboxItem) -> Outbound:
+        if item.message_id is not None:
+            message = session.get(Message, item.message_id)
+            assert message is not None
+            text, meta = message.body or "", json.loads(message.meta or "{}")
+        else:
+            payload = json.loads(item.payload or "{}")
+            text, meta = payload.get("text", ""), payload
+        if item.target == "staff_group":
+            address = str(self.staff_chat_id or "")
+        else:
+            identity = session.get(ChannelIdentity, item.identity_id)
+            address = identity.address if identity else ""
+        options = tuple(Option(key, label) for key, label in meta.get("options", []))
+        return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane)
+
+    def _mark_sent(self, item_id: int, provider_id: str | None) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(OutboxItem).where(OutboxItem.id == item_id)
+                .values(status="sent", sent_at=self.clock.now(), provider_message_id=provider_id, error=None)
+            )  # fmt: skip
+
+    def _retry_later(self, item_id: int, reason: str, retry_after: float | None) -> None:
+        with self.sessions.begin() as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            if item.attempts >= self.policy.max_attempts:
+                item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
+                log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
+                return
+            item.status, item.error = "pending", reason[:200]
+            item.next_attempt_at = self.clock.now() + timedelta(seconds=self.policy.delay(item.attempts, retry_after))
+
+    def _give_up(self, item_id: int, reason: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(OutboxItem).where(OutboxItem.id == item_id).values(status="failed", error=reason[:200])
+            )
+        log.warning("outbox item %s cannot be delivered: %s", item_id, reason)
+
+    def sweep_stale(self) -> int:
+        """Rows left `sending` by a dead process: retried where harmless, otherwise `uncertain`."""
+        cutoff = self.clock.now() - STALE_AFTER
+        stale = and_(OutboxItem.status == "sending", OutboxItem.claimed_at < cutoff)
+        idempotent = [name for name, channel in self.channels.items() if channel.info.idempotent_send]
+        with self.sessions.begin() as session:
+            retried = session.execute(
+                update(OutboxItem).where(stale, OutboxItem.channel.in_(idempotent)).values(status="pending")
+            ).rowcount
+            uncertain = session.execute(
+                update(OutboxItem).where(stale).values(status="uncertain", error="interrupted while sending")
+            ).rowcount
+        if uncertain:
+            log.warning("%s outbox items were interrupted while sending and are not resent", uncertain)
+        return retried + uncertain

@@ -1,0 +1,139 @@
+"""The engine: accept (deduplicate and store) an inbound message, then process it in one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.channels.base import Accepted, InboundMessage
+from bot.clock import Clock
+from handlers.catalogue import Catalogue
+from handlers.router import respond
+from handlers.turn import Inbound, Reply, Turn
+from storage.contacts import find_or_create_identity
+from storage.models import Contact, Conversation, Message, OutboxItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    sessions: sessionmaker[Session]
+    clock: Clock
+    catalogue: Catalogue
+
+    def accept(self, inbound: InboundMessage) -> Accepted:
+        """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            identity = find_or_create_identity(session, inbound.channel, inbound.address, now, inbound.source)
+            content = inbound.content
+            meta = {key: value for key, value in (("choice", content.choice), ("phone", content.phone),
+                                                  ("media", content.media)) if value}  # fmt: skip
+            values = {
+                "contact_id": identity.contact_id,
+                "identity_id": identity.id,
+                "channel": inbound.channel,
+                "provider_id": inbound.provider_id,
+                "direction": "in",
+                "kind": content.kind,
+                "body": content.text,
+                "meta": json.dumps(meta) if meta else None,
+                "created_at": now,
+            }
+            # The unique (channel, provider_id) constraint decides, not a read: safe under concurrency.
+            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            statement = insert(Message).values(**values).on_conflict_do_nothing(
+                index_elements=["channel", "provider_id"]
+            )
+            message_id = session.execute(statement.returning(Message.id)).scalar()
+            if message_id is not None:
+                identity.last_inbound_at = now
+                session.execute(update(Contact).where(Contact.id == identity.contact_id).values(last_inbound_at=now))
+            return Accepted(message_id=message_id, contact_id=identity.contact_id)
+
+    def process_pending(self, limit: int = 200) -> int:
+        """Handle accepted messages in arrival order; returns how many were handled."""
+        with self.sessions() as session:
+            pending = session.scalars(
+                select(Message.id).where(Message.processed_at.is_(None), Message.direction == "in")
+                .order_by(Message.id).limit(limit)
+            ).all()  # fmt: skip
+        for message_id in pending:
+            try:
+                self._process(message_id)
+            except Exception:
+                log.exception("handler failed on message %s; answering with an apology", message_id)
+                self._apologise(message_id)
+        return len(pending)
+
+    def _process(self, message_id: int) -> None:
+        with self.sessions.begin() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.processed_at is not None:
+                return
+            # Locking the conversation row keeps one contact's messages in order across processes.
+            conversation = session.get(Conversation, message.contact_id, with_for_update=True)
+            contact = session.get(Contact, message.contact_id)
+            if conversation is None or contact is None:
+                return
+            earlier = session.scalar(
+                select(Message.id).where(Message.contact_id == message.contact_id, Message.processed_at.is_(None),
+                                         Message.direction == "in", Message.id < message.id).limit(1)
+            )  # fmt: skip
+            if earlier is not None:
+                return  # another worker is behind on this contact; keep order
+            now = self.clock.now()
+            turn = Turn(
+                session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
+                catalogue=self.catalogue, state=conversation.state, data=json.loads(conversation.data or "{}"),
+            )  # fmt: skip
+            respond(turn)
+            conversation.state = turn.state
+            conversation.data = json.dumps(turn.data)
+            conversation.updated_at = now
+            message.processed_at = now
+            for reply in turn.replies:
+                queue_reply(session, message, reply, now)
+
+    def _apologise(self, message_id: int) -> None:
+        with self.sessions.begin() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.processed_at is not None:
+                return
+            contact = session.get(Contact, message.contact_id)
+            language = (contact.language if contact else None) or self.catalogue.default_language
+            message.processed_at = self.clock.now()
+            queue_reply(session, message, Reply(self.catalogue.text(language, "error.internal")), message.processed_at)
+
+
+def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime, lane: int = 0) -> OutboxItem:
+    """Write a reply to the transcript and the outbox, in the caller's transaction."""
+    meta = {"options": [[option.key, option.label] for option in reply.options]} if reply.options else {}
+    if reply.request_contact:
+        meta["request_contact"] = True
+    transcript = Message(
+        contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
+        direction="out", kind="text", body=reply.text, meta=json.dumps(meta) if meta else None,
+        created_at=now, processed_at=now,
+    )  # fmt: skip
+    session.add(transcript)
+    session.flush()
+    item = OutboxItem(
+        channel=inbound.channel, lane=lane, contact_id=inbound.contact_id, identity_id=inbound.identity_id,
+        message_id=transcript.id, target="contact", status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(item)
+    return item
+
+
+def _content(message: Message) -> Inbound:
+    meta = json.loads(message.meta) if message.meta else {}
+    return Inbound(kind=message.kind, text=message.body or "", choice=meta.get("choice"),
+                   phone=meta.get("phone"), media=meta.get("media"))  # fmt: skip

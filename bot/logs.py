@@ -1,0 +1,45 @@
+"""Logging with no personal data: numbers that could be phones or chat ids, and tokens, are masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# Phone numbers in any common form, chat ids, and bot tokens (`123456:ABC…`). Message texts are never
+# passed to a logger in the first place; this filter catches what libraries print about requests.
+PATTERNS = (
+    re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}"),
+    re.compile(r"\d+:[A-Za-z0-9_-]{30,}"),
+    re.compile(r"(?<![\w.])(?:\+|00|whatsapp:\+?)?\d[\d \-()]{4,}\d(?![\w.])"),
+)
+QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "apscheduler", "twilio.http_client", "uvicorn.access")
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for pattern in PATTERNS:
+            message = pattern.sub("[redacted]", message)
+        record.msg, record.args = message, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exception texts can quote a request; keep the type and traceback lines only.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def redact(text: str) -> str:
+    for pattern in PATTERNS:
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

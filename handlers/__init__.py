@@ -1,0 +1,1 @@
+"""Conversations: channel-agnostic flows that turn an inbound message into replies and effects."""

@@ -1,0 +1,1 @@
+"""Data at rest: models, sessions, encryption of what identifies a person, migrations."""

@@ -1,0 +1,166 @@
+"""The tables: contacts, their channel identities, conversations, messages, cases, staff, outbox, audit."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import EncryptedText, UTCDateTime
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def new_contact_id() -> str:
+    return secrets.token_hex(16)
+
+
+class Contact(Base):
+    """A person, known only by a random id."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_contact_id)
+    language: Mapped[str | None] = mapped_column(String(2))
+    source: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelIdentity(Base):
+    """How to reach a contact on one channel: the address encrypted, plus a keyed hash to find it."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "address_hash", name="uq_identity_address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address_hash: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(EncryptedText())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Conversation(Base):
+    """Where a contact is in a flow, and what they have answered so far (encrypted JSON)."""
+
+    __tablename__ = "conversations"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), default="new")
+    data: Mapped[str] = mapped_column(EncryptedText(), default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    """One message of a transcript, either direction; inbound rows are unique per provider id."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id", name="uq_message_provider_id"),
+        Index("ix_messages_unprocessed", "processed_at", "id"),
+        Index("ix_messages_contact", "contact_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
+    kind: Mapped[str] = mapped_column(String(16), default="text")  # text, choice, contact, media
+    body: Mapped[str | None] = mapped_column(EncryptedText())
+    meta: Mapped[str | None] = mapped_column(EncryptedText())  # JSON: choice key, options, shared phone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Case(Base):
+    """Something staff must act on; outlives an erased contact as anonymous counts."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # question, application, call, danger, checkin
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open, claimed, closed
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    relative: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[str | None] = mapped_column(EncryptedText())
+    notes: Mapped[str | None] = mapped_column(EncryptedText())
+    assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Staff(Base):
+    """A registered social worker or lead; their Telegram id and phone are encrypted like a client's."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(8), default="staff")  # staff, lead
+    telegram_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    telegram_id: Mapped[str | None] = mapped_column(EncryptedText())
+    phone: Mapped[str | None] = mapped_column(EncryptedText())
+    language: Mapped[str] = mapped_column(String(2), default="sv")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxItem(Base):
+    """One delivery to make: written with the state change that caused it, sent by the dispatcher."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "lane", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    lane: Mapped[int] = mapped_column(Integer, default=0)  # 0 = replies and urgent alerts, 1 = bulk
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(16), default="contact")  # contact, staff_group, staff
+    payload: Mapped[str | None] = mapped_column(EncryptedText())  # JSON for deliveries with no transcript row
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, sending, sent, failed, uncertain
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the current attempt began
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what to which case; no personal data in it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str | None] = mapped_column(String(400))
