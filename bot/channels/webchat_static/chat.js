@@ -23,26 +23,18 @@
   const MAX_BACKOFF_MS = 10000;
 
   const $ = (id) => document.getElementById(id);
-  const log = $('messages');
-  const input = $('input');
-  const sendBtn = $('send');
-  const statusEl = $('status');
+  const log = $('messages'), input = $('input'), sendBtn = $('send'), statusEl = $('status');
 
   let lang = readLang();
   let lastId = 0; // highest id the server has shown us; the next poll asks for what comes after
   let lastMeId = 0; // highest id of the person's own messages, to know when options are stale
   const seen = new Set(); // ids already on screen: never show the same id twice
   let shownOptions = null; // {id, options} of the latest bot message, to restore after a failed send
-  let pollMs = 1500;
-  let failures = 0;
-  let timer = null;
-  let inFlight = false;
-  let pollAgain = false;
-  let sending = false;
-  let leaving = false;
+  let pollMs = 1500, failures = 0, timer = null, inFlight = false, pollAgain = false;
+  let sending = false, leaving = false;
   let status = null; // {kind, text}; kind is a STRINGS key so it can be re-translated
 
-  function readLang() {
+  function readLang() { // only the UI language is ever stored, never message text
     try { return localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'sv'; } catch (e) { return 'sv'; }
   }
   const t = (key) => STRINGS[lang][key];
@@ -58,30 +50,23 @@
     renderStatus();
   }
 
-  // --- status line -------------------------------------------------------------------------------
   function setStatus(kind, text) {
     if (kind === 'offline' && status && status.kind === 'sendFail') return; // "not sent" matters more
-    status = { kind: kind, text: text || '' };
+    status = { kind: kind, text: text || '' }; // text: the server's own sentence, if it gave one
     renderStatus();
   }
-  function clearStatus(kind) {
-    if (status && status.kind === kind) { status = null; renderStatus(); }
-  }
+  function clearStatus(kind) { if (status && status.kind === kind) { status = null; renderStatus(); } }
   function renderStatus() {
     const text = status ? (status.text || t(status.kind)) : '';
     if (statusEl.textContent !== text) statusEl.textContent = text; // unchanged: no repeat announcement
   }
 
-  // --- message list ------------------------------------------------------------------------------
   const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   const toBottom = () => { log.scrollTop = log.scrollHeight; };
 
-  function msgEl(from, text) {
-    const el = document.createElement('div');
-    el.className = 'msg ' + (from === 'me' ? 'me' : 'bot');
-    el.textContent = String(text == null ? '' : text); // untrusted text: never innerHTML
-    return el;
-  }
+  // Untrusted text: always textContent, never innerHTML.
+  const msgEl = (from, text) => Object.assign(document.createElement('div'),
+    { className: 'msg ' + (from === 'me' ? 'me' : 'bot'), textContent: text == null ? '' : String(text) });
 
   // Keep id order even when a bot message overtakes the person's pending one.
   function insertById(el, id) {
@@ -94,16 +79,14 @@
 
   function renderOptions(options) {
     removeOptions();
-    const group = document.createElement('div');
-    group.className = 'options';
-    group.setAttribute('role', 'group');
+    const group = Object.assign(document.createElement('div'), { className: 'options' });
+    group.setAttribute('role', 'group'); // announced as one set of choices
     group.setAttribute('aria-label', t('options'));
     options.forEach((o) => {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'option';
+      // Untrusted label: textContent only.
+      const b = Object.assign(document.createElement('button'),
+        { type: 'button', className: 'option', textContent: o.label });
       b.dataset.key = o.key;
-      b.textContent = o.label;
       b.addEventListener('click', () => choose(o));
       group.appendChild(b);
     });
@@ -124,12 +107,14 @@
     list.forEach((m) => {
       const id = Number(m.id);
       if (!id) return;
-      if (id > lastId) lastId = id;
+      lastId = Math.max(lastId, id);
       if (seen.has(id)) return;
       seen.add(id);
       newest = m;
-      if (m.from === 'me') lastMeId = Math.max(lastMeId, id);
-      if (m.from === 'me' && adoptPending(m, id)) return;
+      if (m.from === 'me') {
+        lastMeId = Math.max(lastMeId, id);
+        if (adoptPending(m, id)) return;
+      }
       const el = msgEl(m.from, m.text);
       el.dataset.id = id;
       insertById(el, id);
@@ -138,17 +123,12 @@
     // Options belong to the latest bot message only, and only until the person answers.
     const opts = newest.from === 'bot' && Array.isArray(newest.options) ? newest.options : [];
     shownOptions = opts.length ? { id: Number(newest.id), options: opts } : null;
-    if (sending) {
-      // Choices stay hidden while a send is under way; send() brings them back if it fails.
-    } else if (shownOptions && shownOptions.id > lastMeId) {
-      renderOptions(opts);
-    } else {
-      removeOptions();
-    }
+    // While a send is under way choices stay hidden; send() brings them back if it fails.
+    if (!sending && shownOptions && shownOptions.id > lastMeId) renderOptions(opts);
+    else if (!sending) removeOptions();
     if (stick) toBottom();
   }
 
-  // --- polling -----------------------------------------------------------------------------------
   function failure(sentence) {
     const e = new Error('chat request failed');
     e.sentence = typeof sentence === 'string' ? sentence : '';
@@ -156,8 +136,7 @@
   }
 
   async function poll() {
-    clearTimeout(timer);
-    timer = null;
+    stopTimer();
     if (leaving) return;
     if (inFlight) { pollAgain = true; return; } // e.g. right after a send: run once more when done
     inFlight = true;
@@ -173,7 +152,7 @@
       failures = 0;
       clearStatus('offline');
     } catch (err) {
-      failures += 1;
+      failures += 1; // network down or server trouble: say so quietly and back off
       setStatus('offline', err.sentence);
     }
     inFlight = false;
@@ -181,23 +160,21 @@
   }
 
   // Poll only while visible; back off (up to 10 s) while the connection is failing.
+  function stopTimer() { clearTimeout(timer); timer = null; }
   function schedule() {
-    clearTimeout(timer);
-    timer = null;
+    stopTimer();
     if (document.hidden || leaving) return;
     const delay = failures ? Math.min(MAX_BACKOFF_MS, pollMs * Math.pow(2, failures)) : pollMs;
     timer = setTimeout(poll, delay);
   }
 
-  // --- sending -----------------------------------------------------------------------------------
   async function send(body) {
-    sending = true;
-    sendBtn.disabled = true;
+    sending = sendBtn.disabled = true;
     removeOptions(); // the person has answered: old choices go away (restored if the send fails)
     const el = msgEl('me', body.text);
     el.classList.add('pending'); // shown at once so it feels instant
     log.appendChild(el);
-    toBottom();
+    toBottom(); // the person's own message always scrolls into view
     let ok = false;
     try {
       const r = await fetch('/chat/api/send', {
@@ -214,17 +191,17 @@
         el.dataset.id = id;
         seen.add(id);
       }
-      el.classList.remove('pending');
-      shownOptions = null;
-      clearStatus('sendFail');
       ok = true;
     } catch (err) {
-      el.remove();
-      if (shownOptions && shownOptions.id > lastMeId) renderOptions(shownOptions.options);
-      setStatus('sendFail', err.sentence);
+      ok = !!el.dataset.id; // a poll already showed it stored: only the answer got lost
+      if (!ok) {
+        el.remove();
+        if (shownOptions && shownOptions.id > lastMeId) renderOptions(shownOptions.options);
+        setStatus('sendFail', err.sentence);
+      }
     }
-    sending = false;
-    sendBtn.disabled = false;
+    if (ok) { el.classList.remove('pending'); shownOptions = null; clearStatus('sendFail'); }
+    sending = sendBtn.disabled = false;
     poll();
     return ok;
   }
@@ -255,13 +232,10 @@
     while (input.rows < 4 && input.scrollHeight > input.clientHeight) input.rows += 1;
   }
 
-  // --- leaving quickly ---------------------------------------------------------------------------
   function leave() {
     leaving = true;
-    clearTimeout(timer);
-    log.textContent = '';
-    input.value = '';
-    statusEl.textContent = '';
+    stopTimer();
+    log.textContent = input.value = statusEl.textContent = ''; // nothing left on screen
     window.location.replace(EXIT_URL); // replace: this page does not stay in Back history
   }
 
@@ -275,7 +249,6 @@
     if (shiftTimes.length >= 3) leave();
   }
 
-  // --- wiring ------------------------------------------------------------------------------------
   $('quick-exit').addEventListener('click', leave);
   document.addEventListener('keydown', onKeyForExit, true);
   $('lang-switch').addEventListener('click', () => {
@@ -288,9 +261,7 @@
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendTyped(); }
   });
   input.addEventListener('input', grow);
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) { clearTimeout(timer); timer = null; } else poll();
-  });
+  document.addEventListener('visibilitychange', () => (document.hidden ? stopTimer() : poll()));
 
   applyLang();
   grow();
