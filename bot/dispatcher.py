@@ -96,12 +96,14 @@ class Dispatcher:
             ).all()  # fmt: skip
             if not due:
                 return []
-            # An address's messages go out in order: skip it while an older one is still waiting.
+            # An address's messages go out in order within a lane: skip it while an older one still waits.
+            # Across lanes there is no order, so a reply never waits for a bulk message to the same person.
             identities = {item.identity_id for item in due if item.identity_id is not None}
             oldest = dict(
                 session.execute(
                     select(OutboxItem.identity_id, func.min(OutboxItem.id))
-                    .where(OutboxItem.identity_id.in_(identities), OutboxItem.status.in_(("pending", "sending")))
+                    .where(OutboxItem.identity_id.in_(identities), OutboxItem.lane == lane,
+                           OutboxItem.status.in_(("pending", "sending")))
                     .group_by(OutboxItem.identity_id)
                 ).all()
             )  # fmt: skip

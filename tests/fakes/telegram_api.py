@@ -133,6 +133,8 @@ class FakeBotAPI:
         self._limits: tuple[float | None, float | None] = (None, None)
         self._send_times: deque[tuple[float, str]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()  # set when an update arrives, wakes long polls
+        self._release = asyncio.Event()  # set by unhang()/stop(), frees hung requests
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
@@ -167,10 +169,9 @@ class FakeBotAPI:
             time.sleep(0.01)
 
     def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()  # our own loop, so tests may run theirs in the main thread
-        self._loop = loop
-        self._wake = asyncio.Event()  # set when an update arrives, wakes long polls
-        self._release = asyncio.Event()  # set by unhang()/stop(), frees hung requests
+        # Our own loop, so tests may run theirs in the main thread; fresh events, as they bind to one loop.
+        self._wake, self._release = asyncio.Event(), asyncio.Event()
+        self._loop = loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(server.serve(sockets=[sock]))
         finally:

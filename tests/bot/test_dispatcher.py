@@ -1,0 +1,179 @@
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.channels.base import ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
+from bot.dispatcher import STALE_AFTER, Dispatcher, RetryPolicy
+from handlers.turn import Inbound
+from storage.models import OutboxItem
+
+
+class RecordingChannel:
+    """Records what would have been sent; fails on demand, in the order scripted."""
+
+    name = "telegram"
+
+    def __init__(self, idempotent: bool = False, delay: float = 0.0) -> None:
+        self.info = ChannelInfo(idempotent_send=idempotent)
+        self.sent: list[Outbound] = []
+        self.failures: list[Exception] = []
+        self.delay = delay
+
+    async def start(self, accept) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: Outbound) -> str | None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return f"id{len(self.sent)}"
+
+
+def say(engine, address: str, body: str = "/start", provider_id: str | None = None) -> None:
+    engine.accept(InboundMessage("telegram", provider_id or f"{address}-{body}", address, Inbound(kind="text", text=body)))
+    engine.process_pending()
+
+
+def statuses(db) -> list[str]:
+    with db.sessions() as session:
+        return list(session.scalars(select(OutboxItem.status).order_by(OutboxItem.id)))
+
+
+@pytest.fixture
+def channel() -> RecordingChannel:
+    return RecordingChannel()
+
+
+@pytest.fixture
+def dispatcher(db, clock, channel) -> Dispatcher:
+    return Dispatcher(db.sessions, {"telegram": channel}, clock, RetryPolicy(max_attempts=3))
+
+
+async def test_a_reply_is_delivered_once_and_marked(db, engine, dispatcher, channel):
+    say(engine, "1001")
+    assert await dispatcher.deliver_due(0) == 1
+    assert await dispatcher.deliver_due(0) == 0
+    assert [message.address for message in channel.sent] == ["1001"]
+    assert channel.sent[0].options[0].label == "Svenska"
+    assert statuses(db) == ["sent"]
+
+
+async def test_a_rate_limit_is_honoured_then_the_message_goes_out(db, engine, dispatcher, channel, clock):
+    channel.failures.append(TransientSendError("rate limited", retry_after=30))
+    say(engine, "1002")
+    assert await dispatcher.deliver_due(0) == 0
+    clock.advance(seconds=29)
+    assert await dispatcher.deliver_due(0) == 0
+    clock.advance(seconds=2)
+    assert await dispatcher.deliver_due(0) == 1
+    assert len(channel.sent) == 1
+
+
+async def test_back_off_grows_and_gives_up_after_the_limit(db, engine, dispatcher, channel, clock):
+    channel.failures += [TransientSendError("network")] * 3
+    say(engine, "1003")
+    delays = []
+    for _ in range(3):
+        await dispatcher.deliver_due(0)
+        with db.sessions() as session:
+            item = session.scalar(select(OutboxItem))
+        delays.append((item.next_attempt_at - clock.now()).total_seconds())
+        clock.advance(hours=1)
+    assert statuses(db) == ["failed"]
+    assert 1 <= delays[0] <= 2 < delays[1] <= 4
+    assert channel.sent == []
+
+
+def test_the_back_off_has_jitter_and_a_cap():
+    policy = RetryPolicy(base_seconds=2, cap_seconds=60)
+    samples = {round(policy.delay(3, None), 3) for _ in range(20)}
+    assert len(samples) > 1 and all(4 <= sample <= 8 for sample in samples)
+    assert policy.delay(30, None) <= 60
+    assert policy.delay(1, retry_after=120) == 120
+
+
+async def test_a_person_who_blocked_the_bot_is_not_retried(db, engine, dispatcher, channel):
+    channel.failures.append(PermanentSendError("blocked by the person"))
+    say(engine, "1004")
+    await dispatcher.deliver_due(0)
+    assert statuses(db) == ["failed"]
+    assert await dispatcher.deliver_due(0) == 0
+
+
+async def test_an_address_gets_its_messages_in_order_even_when_one_is_retried(db, engine, dispatcher, channel, clock):
+    say(engine, "1005", "/start")
+    say(engine, "1005", "1")  # two more replies: intro and privacy
+    channel.failures.append(TransientSendError("network"))
+    await dispatcher.deliver_due(0)
+    assert channel.sent == []  # the first failed, so the later two waited
+    clock.advance(minutes=5)
+    await dispatcher.deliver_due(0)
+    assert [message.text.split()[0] for message in channel.sent] == ["Hej!", "Vi", "Det"]
+
+
+async def test_a_send_cut_off_by_a_crash_is_not_sent_again(db, engine, dispatcher, channel, clock):
+    say(engine, "1006")
+    with db.sessions.begin() as session:
+        session.execute(update(OutboxItem).values(status="sending", claimed_at=clock.now()))
+    clock.advance(seconds=STALE_AFTER.total_seconds() + 1)
+    assert dispatcher.sweep_stale() == 1
+    assert await dispatcher.deliver_due(0) == 0
+    assert statuses(db) == ["uncertain"]
+    assert channel.sent == []
+
+
+async def test_a_cut_off_send_is_repeated_where_repeating_is_harmless(db, engine, clock):
+    channel = RecordingChannel(idempotent=True)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock)
+    say(engine, "1007")
+    with db.sessions.begin() as session:
+        session.execute(update(OutboxItem).values(status="sending", claimed_at=clock.now() - timedelta(hours=1)))
+    dispatcher.sweep_stale()
+    assert await dispatcher.deliver_due(0) == 1
+    assert statuses(db) == ["sent"]
+
+
+async def test_a_reply_never_waits_behind_a_bulk_send(db, engine, clock):
+    channel = RecordingChannel(delay=0.05)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock)
+    say(engine, "1008")  # an identity to send bulk to
+    with db.sessions.begin() as session:
+        first = session.scalar(select(OutboxItem))
+        for n in range(60):
+            session.add(OutboxItem(channel="telegram", lane=1, identity_id=first.identity_id, contact_id=first.contact_id,
+                                   payload=json.dumps({"text": f"bulk {n}"}), status="pending", attempts=0,
+                                   next_attempt_at=clock.now(), created_at=clock.now()))  # fmt: skip
+    await dispatcher.deliver_due(0)  # the greeting goes first; the bulk rows now queue behind nothing
+    bulk = asyncio.create_task(dispatcher.run(lane=1, idle_seconds=0.05))
+    priority = asyncio.create_task(dispatcher.run(lane=0, idle_seconds=0.05))
+    await asyncio.sleep(0.3)  # bulk is draining
+    say(engine, "2008", provider_id="urgent")
+    dispatcher.wake.set()
+    for _ in range(100):
+        if any(message.address == "2008" for message in channel.sent):
+            break
+        await asyncio.sleep(0.02)
+    bulk_sent_before_reply = sum(1 for message in channel.sent if message.text.startswith("bulk"))
+    bulk.cancel()
+    priority.cancel()
+    await asyncio.gather(bulk, priority, return_exceptions=True)
+    assert any(message.address == "2008" for message in channel.sent)
+    assert bulk_sent_before_reply < 60
+
+
+async def test_a_reply_does_not_wait_for_a_bulk_message_to_the_same_person(db, engine, dispatcher, channel, clock):
+    say(engine, "1009")
+    await dispatcher.deliver_due(0)
+    with db.sessions.begin() as session:
+        first = session.scalar(select(OutboxItem))
+        session.add(OutboxItem(channel="telegram", lane=1, identity_id=first.identity_id, contact_id=first.contact_id,
+                               payload=json.dumps({"text": "bulk"}), status="pending", attempts=0,
+                               next_attempt_at=clock.now() + timedelta(hours=1), created_at=clock.now()))  # fmt: skip
+    say(engine, "1009", "1")
+    assert await dispatcher.deliver_due(0) == 2
