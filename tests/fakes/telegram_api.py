@@ -265,7 +265,9 @@ class FakeBotAPI:
         if chat in self._chats:
             return self._chats[chat]
         number = int(chat) if chat.lstrip("-").isdigit() else 0
-        return {"id": number, "type": "private", "first_name": "Test"} if number > 0 else {"id": number, "type": "supergroup", "title": chat}
+        if number > 0:
+            return {"id": number, "type": "private", "first_name": "Test"}
+        return {"id": number, "type": "supergroup", "title": chat}
 
     def _inject(self, kind: str, payload: JSON, update_id: int | None) -> int:
         with self._lock:
