@@ -41,7 +41,7 @@ _TRUE_METHODS = frozenset({
 })
 _KNOWN = _TRUE_METHODS | {
     "getme", "getupdates", "getmycommands", "setwebhook", "deletewebhook", "getwebhookinfo",
-    "editmessagetext", "editmessagereplymarkup", "editmessagecaption", "deletemessage",
+    "editmessagetext", "editmessagereplymarkup", "deletemessage",
 }
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
@@ -122,7 +122,6 @@ class FakeBotAPI:
         self._queue: list[JSON] = []  # {"update": ..., "delivered": bool}, in injection order
         self._history: dict[int, JSON] = {}  # every injected update, so a webhook can redeliver one
         self._messages: dict[tuple[str, int], JSON] = {}  # (chat id, message id) -> message, in order
-        self._chats: dict[str, JSON] = {}
         self._confirmed = -1
         self._next_update_id = 1
         self._message_ids = itertools.count(1)
@@ -246,9 +245,7 @@ class FakeBotAPI:
         """Give a message its id and date and remember it, so replies and callbacks can quote it."""
         with self._lock:
             message = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), **message}
-            chat = str(message["chat"]["id"])
-            self._chats[chat] = message["chat"]
-            self._messages[(chat, message["message_id"])] = message
+            self._messages[(str(message["chat"]["id"]), message["message_id"])] = message
             return copy.deepcopy(message)
 
     def _find_message(self, chat: str, message_id: int | None) -> JSON:
@@ -261,10 +258,9 @@ class FakeBotAPI:
             found = {"message_id": message_id or 1, "date": int(time.time()), "chat": self._chat(chat), "from": self.bot_user}
         return {k: copy.deepcopy(v) for k, v in found.items() if k != "reply_to_message"}  # Telegram nests one level
 
-    def _chat(self, chat: str) -> JSON:
-        if chat in self._chats:
-            return self._chats[chat]
-        number = int(chat) if chat.lstrip("-").isdigit() else 0
+    @staticmethod
+    def _chat(chat: str) -> JSON:
+        number = int(chat) if chat.lstrip("-").isdigit() else 0  # "@channel" ids get 0
         if number > 0:
             return {"id": number, "type": "private", "first_name": "Test"}
         return {"id": number, "type": "supergroup", "title": chat}
@@ -278,6 +274,11 @@ class FakeBotAPI:
             self._history[uid] = update
         self._in_loop(self._wake.set)
         return uid
+
+    def update(self, update_id: int) -> JSON:
+        """An injected update as Telegram would deliver it."""
+        with self._lock:
+            return copy.deepcopy(self._history[update_id])
 
     # -- what the bot did --------------------------------------------------------------------------
 
@@ -469,10 +470,7 @@ class FakeBotAPI:
 
     def _take(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)
-        if offset < 0:  # Telegram: keep only the last -offset updates, forget the rest
-            self._confirmed = max([self._confirmed, *(e["update"]["update_id"] for e in self._queue[:offset])])
-            self._queue = self._queue[offset:]
-        elif offset:
+        if offset > 0:
             # Forget confirmed updates. Only delivered ones: an update re-injected with an old id (a duplicate
             # delivery) must still reach the bot once, even though its id is below the offset.
             self._queue = [e for e in self._queue if not (e["delivered"] and e["update"]["update_id"] < offset)]
@@ -537,8 +535,6 @@ class FakeBotAPI:
         new = {k: v for k, v in old.items() if k != "reply_markup"}  # no reply_markup = keyboard removed
         if key == "editmessagetext":
             new["text"] = p.get("text")
-        elif key == "editmessagecaption":
-            new["caption"] = p.get("caption")
         if p.get("reply_markup") is not None:
             new["reply_markup"] = p["reply_markup"]
         if new == old:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -12,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TimedOut
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -145,7 +146,9 @@ async def test_block_chat_raises_forbidden(fake: FakeBotAPI) -> None:
 @pytest.mark.asyncio
 async def test_wrong_token_and_unknown_method(fake: FakeBotAPI) -> None:
     with pytest.raises(InvalidToken):
-        await bot(fake, "654321:WRONG").get_me()
+        async with bot(fake, "654321:WRONG"):  # initialize() calls getMe, which answers 401
+            pass
+    assert fake.calls("getMe")[0]["status"] == 401
     async with bot(fake) as b:
         with pytest.raises(BadRequest, match="Method not found"):  # PTB strips "Bad Request: "
             await b.do_api_request("noSuchMethod")
@@ -248,3 +251,19 @@ async def test_deliver_webhook_confirms_only_on_2xx(fake: FakeBotAPI, receiver: 
     assert fake.deliver_webhook(uid, secret=None) == 200  # Telegram may redeliver a confirmed update
     assert [(secret, body["update_id"]) for secret, body in receiver.posts] == [("s3cret", uid)] * 2 + [(None, uid)]
     assert receiver.posts[0][1]["message"]["text"] == "hej"
+
+
+@pytest.mark.asyncio
+async def test_stop_frees_long_polls_and_hung_calls(fake: FakeBotAPI) -> None:
+    fake.hang("sendMessage")
+    async with bot(fake) as b:
+        poll = asyncio.create_task(b.get_updates(timeout=30, read_timeout=40))
+        send = asyncio.create_task(b.send_message(42, "in flight", read_timeout=40))
+        # Both blocking calls go to a thread: this loop must keep running the requests.
+        await asyncio.to_thread(fake.wait_for, lambda api: len(api.calls("getUpdates")) == 1 and len(api.sent(42)) == 1)
+        started = time.monotonic()
+        await asyncio.to_thread(fake.stop)
+        assert time.monotonic() - started < 3
+        assert await poll == ()
+        with pytest.raises(NetworkError, match="Bad Gateway"):
+            await send
