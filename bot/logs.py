@@ -12,7 +12,15 @@ PATTERNS = (
     re.compile(r"\d+:[A-Za-z0-9_-]{30,}"),
     re.compile(r"(?<![\w.])(?:\+|00|whatsapp:\+?)?\d[\d \-()]{4,}\d(?![\w.])"),
 )
-QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "apscheduler", "twilio.http_client", "uvicorn.access")
+QUIET_LIBRARIES = {
+    "httpx": logging.WARNING,  # logs every request URL, which carries the bot token
+    "httpcore": logging.WARNING,
+    "telegram": logging.WARNING,
+    "telegram.ext.AIORateLimiter": logging.CRITICAL,  # a 429 is ours to retry; it logs each as an error
+    "apscheduler": logging.WARNING,
+    "twilio.http_client": logging.WARNING,
+    "uvicorn.access": logging.WARNING,
+}
 
 
 class RedactingFilter(logging.Filter):
@@ -41,5 +49,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, quiet in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(quiet)

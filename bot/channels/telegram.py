@@ -57,7 +57,10 @@ class TelegramChannel:
         self.bot = ExtBot(
             token,
             base_url=api_url,
-            rate_limiter=AIORateLimiter(max_retries=3),
+            # The limiter paces (30/s overall, 20/min per group). Its own retries are off on purpose: a
+            # retry sleeping inside send() keeps the outbox row `sending`, so a crash during the sleep would
+            # turn a message Telegram refused into one we may never send. The outbox retries durably instead.
+            rate_limiter=AIORateLimiter(max_retries=0),
             request=HTTPXRequest(connection_pool_size=32),
         )
         self.webhook_url = webhook_url
