@@ -99,7 +99,7 @@ def test_killed_after_the_message_is_stored_and_before_the_reply_is_sent(crashes
     api = crashes.api
     for _ in range(RUNS):
         chat = crashes.new_chat()
-        api.fail_next("sendMessage", status=429, retry_after=3)  # the reply waits, committed but unsent
+        api.fail_next("sendMessage", status=429, retry_after=1)  # the reply waits, committed but unsent
         crashes.inject(chat)
         crashes.wait_for_db(OutboxItem.status == "pending", OutboxItem.attempts >= 1)  # refused, retry recorded
         crashes.kill_and_restart()
