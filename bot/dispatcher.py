@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError
 from bot.clock import Clock
 from handlers.turn import Option
-from storage.models import ChannelIdentity, Message, OutboxItem
+from storage.models import ChannelIdentity, Contact, Message, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Dispatcher:
             return False
         outbound = await asyncio.to_thread(self._claim, item.id)
         if outbound is None:
-            return False
+            return True  # taken by another worker, or cancelled: either way not ours to wait for
         try:
             provider_id = await channel.send(outbound)
         except TransientSendError as exc:
@@ -157,6 +157,11 @@ class Dispatcher:
                 return None  # another worker has it
             item = session.get(OutboxItem, item_id)
             assert item is not None
+            contact = session.get(Contact, item.contact_id) if item.contact_id else None
+            if item.target == "contact" and contact and contact.stopped_at and item.created_at > contact.stopped_at:
+                # They asked us to stop. What was written with the stop itself (its confirmation) still goes.
+                item.status, item.error = "cancelled", "the person has opted out"
+                return None
             return self._render(session, item)
 
     def _render(self, session: Session, item: OutboxItem) -> Outbound:

@@ -149,7 +149,9 @@ class OutboxItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the current attempt began
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # What the provider later reported (queued, sent, delivered, undelivered, failed, read); never moves back.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(200))
 
 

@@ -177,3 +177,17 @@ async def test_a_reply_does_not_wait_for_a_bulk_message_to_the_same_person(db, e
                                next_attempt_at=clock.now() + timedelta(hours=1), created_at=clock.now()))  # fmt: skip
     say(engine, "1009", "1")
     assert await dispatcher.deliver_due(0) == 2
+
+
+async def test_nothing_is_sent_after_a_person_opts_out_but_the_confirmation_is(db, engine, dispatcher, channel, clock):
+    from storage.models import Contact
+
+    say(engine, "1010")
+    with db.sessions.begin() as session:
+        contact = session.scalar(select(Contact))
+        contact.stopped_at = clock.now()
+    clock.advance(seconds=1)
+    say(engine, "1010", "1")
+    await dispatcher.deliver_due(0)
+    assert [message.text.split()[0] for message in channel.sent] == ["Hej!"]
+    assert statuses(db) == ["sent", "cancelled", "cancelled"]
