@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from bot.channels.base import Accepted, Channel, InboundMessage
 from bot.channels.telegram import TelegramChannel
+from bot.channels.twilio import TwilioChannel
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, SystemClock
 from bot.dispatcher import Dispatcher
@@ -16,6 +18,8 @@ from bot.engine import Engine
 from bot.settings import Settings
 from bot.web import build_app, make_server
 from handlers.catalogue import Catalogue
+from handlers.desk import StaffAction
+from handlers.profile import load_profile
 from storage.crypto import use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 
@@ -32,15 +36,24 @@ class Runtime:
         self.db = make_engine(self.settings.database_url)
         upgrade(self.db)
         self.sessions = make_sessionmaker(self.db)
-        self.engine = Engine(self.sessions, self.clock, Catalogue.load())
+        self.profile = load_profile(self.settings.profile)
+        self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
         self.channels: dict[str, Channel] = {"webchat": WebChatChannel(self.sessions, secure_cookie=self._https())}
         settings = self.settings
         if settings.telegram_token:
             self.channels["telegram"] = TelegramChannel(
                 settings.telegram_token, settings.telegram_api_url,
                 webhook_url=settings.telegram_webhook_url, webhook_secret=settings.telegram_webhook_secret,
-                poll_timeout=settings.telegram_poll_timeout,
+                poll_timeout=settings.telegram_poll_timeout, staff_chat_id=settings.staff_chat_id,
             )  # fmt: skip
+            self.channels["telegram"].on_staff_action = self.accept_staff  # type: ignore[union-attr]
+        if settings.twilio_account_sid and settings.twilio_auth_token and (settings.twilio_from or settings.twilio_whatsapp_from):
+            twilio = TwilioChannel(
+                settings.twilio_account_sid, settings.twilio_auth_token, sessions=self.sessions, api_url=settings.twilio_api_url,
+                public_url=settings.public_url or f"http://{settings.http_host}:{settings.http_port}",
+                sms_from=settings.twilio_from, whatsapp_from=settings.twilio_whatsapp_from, now=self.clock.now,
+            )  # fmt: skip
+            self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id)
         self._inbound = asyncio.Event()
 
@@ -51,6 +64,11 @@ class Runtime:
         accepted = await asyncio.to_thread(self.engine.accept, inbound)
         self._inbound.set()
         return accepted
+
+    async def accept_staff(self, provider_id: str, action: StaffAction) -> bool:
+        handled = await asyncio.to_thread(self.engine.handle_staff, provider_id, action)
+        self.dispatcher.wake.set()
+        return handled
 
     async def process_forever(self, idle_seconds: float = 1.0) -> None:
         while True:
@@ -68,6 +86,23 @@ class Runtime:
             except TimeoutError:
                 pass
 
+    async def timers_forever(self, every_seconds: float = 20.0) -> None:
+        escalate_after = timedelta(minutes=self.settings.escalate_minutes)
+        while True:
+            try:
+                done = await asyncio.to_thread(self.engine.run_timers, escalate_after, self.settings.oncall_phone)
+                if any(done.values()):
+                    self.dispatcher.wake.set()
+            except Exception:
+                log.exception("timers failed; retrying")
+            await asyncio.sleep(every_seconds)
+
+    def warn_about_configuration(self) -> None:
+        if self.settings.staff_chat_id is None or "telegram" not in self.channels:
+            log.warning("UTVAG_STAFF_CHAT_ID or UTVAG_TELEGRAM_TOKEN is not set: staff alerts are not delivered")
+        if "sms" not in self.channels or not self.settings.oncall_phone:
+            log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
+
     async def run(self) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -80,7 +115,9 @@ class Runtime:
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
             asyncio.create_task(self.dispatcher.run(lane=1), name="dispatch-bulk"),
             asyncio.create_task(server.serve(), name="web"),
+            asyncio.create_task(self.timers_forever(), name="timers"),
         ]
+        self.warn_about_configuration()
         started: list[Channel] = []
         try:
             for channel in self.channels.values():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import VAR, Settings, SettingsError, load_settings
+from handlers.profile import ProfileError
 from storage.crypto import new_pseudonym_key, new_secret_key
 
 DEMO_KEYS = VAR / "demo-keys.env"
@@ -25,10 +26,25 @@ def main(argv: list[str] | None = None) -> int:
     keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("new", help="print fresh keys")
     keys.add_parser("rotate", help="re-encrypt every row under the newest key")
+    staff = commands.add_parser("staff", help="manage staff").add_subparsers(dest="staff_command", required=True)
+    add = staff.add_parser("add", help="register a staff member")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=("staff", "lead"), default="staff")
+    add.add_argument("--telegram-id", help="their numeric Telegram user id")
+    add.add_argument("--phone", help="their phone, for on-call SMS")
+    add.add_argument("--language", choices=("sv", "en"), default="sv")
+    add.add_argument("--signoff", help="a first name to sign answers with (default: the unit only)")
+    staff.add_parser("list", help="list staff")
+    remove = staff.add_parser("remove", help="remove a staff member (takes effect on their next action)")
+    remove.add_argument("who", help="name or id")
+    audit = commands.add_parser("audit", help="the audit trail of a case (for the lead)")
+    audit.add_argument("--case", required=True, help="the case code, for example K-7F3A")
+    triage = commands.add_parser("triage", help="read messages, one a line; print one JSON line each")
+    triage.add_argument("source", help="- for standard input, or a file")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except SettingsError as exc:
+    except (SettingsError, ProfileError) as exc:
         print(f"utvag: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -106,7 +122,81 @@ def rotate_keys() -> int:
     return 0
 
 
-COMMANDS = {"run": run, "demo": demo, "db": db_command, "keys": keys_command}
+def triage_command(args: argparse.Namespace) -> int:
+    import json
+
+    from handlers.triage import assess
+
+    lines = sys.stdin if args.source == "-" else open(args.source, encoding="utf-8")  # noqa: SIM115
+    with lines:
+        for line in lines:
+            assessment = assess(line.rstrip("\n"))
+            print(json.dumps({"level": assessment.level, "reasons": list(assessment.reasons)}, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from storage.crypto import use_keyring
+    from storage.db import make_engine, make_sessionmaker, upgrade
+
+    settings = load_settings()
+    use_keyring(settings.keyring())
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
+def staff_command(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from storage.staff import active_staff, add_staff, audit, find_staff
+
+    sessions = _database()
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        if args.staff_command == "add":
+            try:
+                member = add_staff(session, name=args.name, role=args.role, now=now, telegram_id=args.telegram_id, phone=args.phone,
+                                   language=args.language, signoff=args.signoff)  # fmt: skip
+            except ValueError as exc:
+                print(f"utvag: {exc}.", file=sys.stderr)
+                return 2
+            audit(session, actor="cli", action="staff_added", now=now, detail=f"staff:{member.id} role {member.role}")
+            print(f"Added {member.name} ({member.role}) as staff {member.id}.")
+        elif args.staff_command == "list":
+            for member in active_staff(session):
+                telegram = "telegram yes" if member.telegram_hash else "telegram no"
+                phone = "phone yes" if member.phone else "phone no"
+                print(f"{member.id}\t{member.name}\t{member.role}\t{telegram}\t{phone}")
+        else:
+            member = find_staff(session, args.who)
+            if member is None:
+                print(f"utvag: no staff member {args.who!r}; see `utvag staff list`.", file=sys.stderr)
+                return 2
+            member.removed_at = now
+            audit(session, actor="cli", action="staff_removed", now=now, detail=f"staff:{member.id}")
+            print(f"Removed {member.name}. Their next action in the staff group is refused.")
+    return 0
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from storage.models import Case
+    from storage.staff import audit_trail
+
+    sessions = _database()
+    with sessions() as session:
+        case = session.scalar(select(Case).where(Case.code == args.case.upper()))
+        if case is None:
+            print(f"utvag: no case {args.case}.", file=sys.stderr)
+            return 2
+        for event in audit_trail(session, case.id):
+            print(f"{event.at:%Y-%m-%d %H:%M:%S}\t{event.actor}\t{event.action}\t{event.detail or ''}")
+    return 0
+
+
+COMMANDS = {"staff": staff_command, "audit": audit_command, "run": run, "demo": demo, "db": db_command, "keys": keys_command, "triage": triage_command}
 
 if __name__ == "__main__":
     sys.exit(main())

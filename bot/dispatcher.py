@@ -126,8 +126,10 @@ class Dispatcher:
 
     async def _deliver(self, item: OutboxItem) -> bool:
         channel = self.channels.get(item.channel)
-        if channel is None:
-            return False
+        if channel is None or (item.target == "staff_group" and self.staff_chat_id is None):
+            # Not configured here (for example staff alerts with no staff group): say so instead of waiting forever.
+            await asyncio.to_thread(self._give_up, item.id, f"{item.channel} is not configured")
+            return True
         outbound = await asyncio.to_thread(self._claim, item.id)
         if outbound is None:
             return True  # taken by another worker, or cancelled: either way not ours to wait for
@@ -174,6 +176,8 @@ class Dispatcher:
             text, meta = payload.get("text", ""), payload
         if item.target == "staff_group":
             address = str(self.staff_chat_id or "")
+        elif item.target == "address":  # a farewell after erasure: the address lives only in the payload
+            address = str(meta.get("address", ""))
         else:
             identity = session.get(ChannelIdentity, item.identity_id)
             address = identity.address if identity else ""
@@ -186,6 +190,8 @@ class Dispatcher:
                 update(OutboxItem).where(OutboxItem.id == item_id)
                 .values(status="sent", sent_at=self.clock.now(), provider_message_id=provider_id, error=None)
             )  # fmt: skip
+            # A farewell to an erased person carried their address; once it is sent, nothing may keep it.
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
 
     def _retry_later(self, item_id: int, reason: str, retry_after: float | None) -> None:
         with self.sessions.begin() as session:
@@ -204,6 +210,7 @@ class Dispatcher:
             session.execute(
                 update(OutboxItem).where(OutboxItem.id == item_id).values(status="failed", error=reason[:200])
             )
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
         log.warning("outbox item %s cannot be delivered: %s", item_id, reason)
 
     def sweep_stale(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,10 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.base import Accepted, InboundMessage
 from bot.clock import Clock
 from handlers.catalogue import Catalogue
+from handlers.desk import StaffAction, handle_staff
+from handlers.profile import Profile
 from handlers.router import respond
+from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
-from storage.models import Contact, Conversation, Message, OutboxItem
+from storage.models import Contact, Conversation, Message, ProcessedUpdate
+from storage.outbox import queue_to_contact
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,7 @@ class Engine:
     sessions: sessionmaker[Session]
     clock: Clock
     catalogue: Catalogue
+    profile: Profile
 
     def accept(self, inbound: InboundMessage) -> Accepted:
         """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
@@ -57,6 +62,25 @@ class Engine:
                 identity.last_inbound_at = now
                 session.execute(update(Contact).where(Contact.id == identity.contact_id).values(last_inbound_at=now))
             return Accepted(message_id=message_id, contact_id=identity.contact_id)
+
+    def handle_staff(self, provider_id: str, action: StaffAction) -> bool:
+        """A staff action, handled once: a repeated update id is dropped by the unique constraint."""
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            fresh = session.execute(
+                insert(ProcessedUpdate).values(channel="telegram", provider_id=provider_id, at=now)
+                .on_conflict_do_nothing(index_elements=["channel", "provider_id"]).returning(ProcessedUpdate.id)
+            ).scalar()  # fmt: skip
+            if fresh is None:
+                return False
+            handle_staff(session, self.catalogue, self.profile, now, action)
+            return True
+
+    def run_timers(self, escalate_after: timedelta, oncall_phone: str | None) -> dict[str, int]:
+        with self.sessions.begin() as session:
+            return run_timers(session, self.catalogue, self.profile, self.clock.now(), escalate_after=escalate_after,
+                              oncall_phone=oncall_phone)  # fmt: skip
 
     def process_pending(self, limit: int = 200) -> int:
         """Handle accepted messages in arrival order; returns how many were handled."""
@@ -92,9 +116,15 @@ class Engine:
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
-                catalogue=self.catalogue, state=conversation.state, data=json.loads(conversation.data or "{}"),
+                catalogue=self.catalogue, profile=self.profile, state=conversation.state,
+                data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
             respond(turn)
+            if turn.erased:
+                # The rows are gone; forget the loaded objects so nothing is written back to them.
+                for gone in (conversation, contact, message):
+                    session.expunge(gone)
+                return
             conversation.state = turn.state
             conversation.data = json.dumps(turn.data)
             conversation.updated_at = now
@@ -113,24 +143,11 @@ class Engine:
             queue_reply(session, message, Reply(self.catalogue.text(language, "error.internal")), message.processed_at)
 
 
-def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime, lane: int = 0) -> OutboxItem:
-    """Write a reply to the transcript and the outbox, in the caller's transaction."""
-    meta = {"options": [[option.key, option.label] for option in reply.options]} if reply.options else {}
-    if reply.request_contact:
-        meta["request_contact"] = True
-    transcript = Message(
-        contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
-        direction="out", kind="text", body=reply.text, meta=json.dumps(meta) if meta else None,
-        created_at=now, processed_at=now,
-    )  # fmt: skip
-    session.add(transcript)
-    session.flush()
-    item = OutboxItem(
-        channel=inbound.channel, lane=lane, contact_id=inbound.contact_id, identity_id=inbound.identity_id,
-        message_id=transcript.id, target="contact", status="pending", attempts=0, next_attempt_at=now, created_at=now,
-    )  # fmt: skip
-    session.add(item)
-    return item
+def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime, lane: int = 0) -> None:
+    """A reply goes back on the channel and to the address the message came from."""
+    options = [(option.key, option.label) for option in reply.options]
+    queue_to_contact(session, contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
+                     text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane)  # fmt: skip
 
 
 def _content(message: Message) -> Inbound:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     timezone: str = "Europe/Stockholm"
+    escalate_minutes: float = 5.0  # an urgent alert nobody acknowledges goes to the on-call phone after this
+    profile: Path | None = None  # the unit's profile (TOML); the shipped one describes SIG Hässelby-Vällingby
 
     @field_validator("http_port")
     @classmethod

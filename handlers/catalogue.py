@@ -40,5 +40,5 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, dict):
             flat.update(_flatten(value, f"{name}."))
         else:
-            flat[name] = str(value).strip()
+            flat[name] = str(value).strip("\n")  # keep deliberate spaces, as in " (till {name})"
     return flat

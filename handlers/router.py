@@ -1,30 +1,119 @@
-"""Routes a turn to the flow its conversation is in."""
+"""Routes a turn: keywords and danger first, from any step; then the flow the conversation is in."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
-from handlers import start
+from handlers import about, apply, ask, call, danger, erase, inputs, keywords, menu, phone, relative, start
+from handlers.desk import relay_from_client
 from handlers.turn import Turn
+from storage.cases import claimed_case_of
 
 Flow = Callable[[Turn], None]
-COMMANDS = {"/start", "start", "meny", "menu", "/meny", "/menu"}
+
+BEGIN: dict[str, Flow] = {
+    "menu:ask": ask.begin,
+    "menu:apply": apply.begin,
+    "menu:call": call.begin,
+    "menu:relative": relative.begin,
+    "menu:about": about.begin,
+    "menu:show": menu.show,
+}
+AFTER_PHONE: dict[str, Flow] = {"apply": apply.after_phone, "call": call.after_phone}
 
 
-def ready(turn: Turn) -> None:
-    turn.say("ready.received")
+def in_menu(turn: Turn) -> None:
+    """At the menu, free text that is no menu word is probably a question: offer to send it as one."""
+    if turn.choice == "unclear:send" and turn.data.get("unclear"):
+        ask.submit(turn, turn.data.pop("unclear"))
+    elif turn.choice == "unclear:menu":
+        turn.data.pop("unclear", None)
+        menu.show(turn)
+    elif turn.inbound.kind == "text" and turn.inbound.text.strip():
+        turn.data["unclear"] = inputs.clean(turn.inbound.text)
+        turn.say("input.unclear", options=(("unclear:send", "input.send_as_question"), ("unclear:menu", "input.show_menu")))
+    else:
+        menu.show(turn)
+
+
+def in_phone(turn: Turn) -> None:
+    if phone.receive(turn):
+        AFTER_PHONE.get(turn.data.get("after_phone", ""), menu.show)(turn)
 
 
 FLOWS: dict[str, Flow] = {
     "new": start.greet,
     "choose_language": start.choose_language,
-    "ready": ready,
+    "menu": in_menu,
+    "ready": in_menu,
+    "ask": ask.receive,
+    "about": about.receive,
+    "relative": relative.receive,
+    "apply.who": apply.who,
+    "apply.eligible": apply.eligible,
+    "apply.needs": apply.needs,
+    "apply.summary": apply.summary,
+    "apply.contact": apply.contact,
+    "apply.times": apply.times,
+    "call.window": call.window,
+    "phone": in_phone,
+    "erase.confirm": erase.confirm,
 }
 
 
 def respond(turn: Turn) -> None:
-    """Run the flow for this turn; replies and the next state are left on the turn."""
-    if turn.inbound.kind == "start" or turn.inbound.text.strip().lower() == "/start":
+    """Run this turn; replies and the next state are left on the turn."""
+    _pick_offered_option(turn)
+    if turn.inbound.kind == "start" or turn.words == "/start":
         start.greet(turn)
         return
-    FLOWS.get(turn.state, start.greet)(turn)
+    if danger.check(turn):
+        return  # the person carries on where they were with their next message
+    if keywords.handle(turn):
+        return
+    if erase.asked(turn):
+        erase.begin(turn)
+        return
+    if turn.state in ("new", "choose_language"):
+        FLOWS[turn.state](turn)
+        return
+    if turn.words in menu.MENU_WORDS:
+        menu.show(turn)
+        return
+    claimed = claimed_case_of(turn.session, turn.contact.id)
+    if claimed is not None and turn.inbound.kind == "text" and not turn.choice and turn.inbound.text.strip():
+        relay_from_client(turn.session, turn.catalogue, claimed, inputs.clean(turn.inbound.text), turn.now)
+        _acknowledge_once_a_day(turn)
+        return
+    problem = inputs.problem(turn)
+    if problem is not None and not turn.choice:
+        turn.say(problem)
+        return
+    if inputs.was_cut(turn):
+        turn.say("input.too_long")
+    chosen = menu.intent(turn)
+    if chosen is not None and turn.state not in ("ask", "apply.times"):
+        BEGIN[chosen](turn)
+        return
+    FLOWS.get(turn.state, menu.show)(turn)
+
+
+def _pick_offered_option(turn: Turn) -> None:
+    """On SMS "2", or a typed label, means the option offered last: it becomes a choice."""
+    offered = turn.data.get("_offered") or []
+    if turn.inbound.kind != "text" or turn.inbound.choice or not offered:
+        return
+    words = turn.words
+    for number, (key, label) in enumerate(offered, start=1):
+        if words == str(number) or words == label.lower():
+            turn.inbound = dataclasses.replace(turn.inbound, kind="choice", choice=key)
+            return
+
+
+def _acknowledge_once_a_day(turn: Turn) -> None:
+    """While a worker has the case, the person's words are for them, not for a menu."""
+    today = turn.now.date().isoformat()
+    if turn.data.get("_acked") != today:
+        turn.say("claimed.ack")
+        turn.data["_acked"] = today

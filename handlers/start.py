@@ -1,13 +1,14 @@
-"""The first conversation: greeting, language choice, what Utväg is and what it stores."""
+"""The first conversation: greeting, language choice, what Utväg is and what it stores, then the menu."""
 
 from __future__ import annotations
 
+from handlers import menu, office
 from handlers.turn import Turn
 
 LANGUAGE_OPTIONS = (("lang:sv", "language.sv"), ("lang:en", "language.en"))
 TYPED_LANGUAGES = {
-    "1": "sv", "svenska": "sv", "swedish": "sv", "sv": "sv",
-    "2": "en", "english": "en", "engelska": "en", "en": "en",
+    "svenska": "sv", "swedish": "sv", "sv": "sv",
+    "english": "en", "engelska": "en", "en": "en",
 }  # fmt: skip
 
 
@@ -23,12 +24,13 @@ def choose_language(turn: Turn) -> None:
         return
     turn.contact.language = language
     turn.say("start.intro")
-    turn.say("start.privacy")
-    turn.goto("ready")
+    turn.say("start.privacy", days=office.retention_days(turn))
+    office.note_if_closed(turn)
+    menu.show(turn)
 
 
 def _chosen_language(turn: Turn) -> str | None:
-    choice = turn.inbound.choice or ""
+    choice = turn.choice or ""
     if choice.startswith("lang:") and choice[5:] in ("sv", "en"):
         return choice[5:]
-    return TYPED_LANGUAGES.get(turn.inbound.text.strip().lower().strip(".!"))
+    return TYPED_LANGUAGES.get(turn.words)

@@ -108,8 +108,18 @@ class Case(Base):
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     outcome: Mapped[str | None] = mapped_column(String(32))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    details: Mapped[str | None] = mapped_column(EncryptedText())  # JSON: needs, contact way, call window, phone
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an application became a participant
+    # Timers, each set once by whichever process acts first (UPDATE … WHERE it IS NULL): never twice.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    realerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -125,6 +135,7 @@ class Staff(Base):
     telegram_id: Mapped[str | None] = mapped_column(EncryptedText())
     phone: Mapped[str | None] = mapped_column(EncryptedText())
     language: Mapped[str] = mapped_column(String(2), default="sv")
+    signoff: Mapped[str | None] = mapped_column(String(40))  # a first name to sign relayed answers with, if they chose one
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -141,6 +152,7 @@ class OutboxItem(Base):
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)  # what a staff post is about
     target: Mapped[str] = mapped_column(String(16), default="contact")  # contact, staff_group, staff
     payload: Mapped[str | None] = mapped_column(EncryptedText())  # JSON for deliveries with no transcript row
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, sending, sent, failed, uncertain
@@ -166,3 +178,15 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(String(400))
+
+
+class ProcessedUpdate(Base):
+    """Provider updates handled outside the client transcript (staff actions): their ids, so a repeat is dropped."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (UniqueConstraint("channel", "provider_id", name="uq_processed_update"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import FrozenClock
 from bot.engine import Engine as ConversationEngine
 from handlers.catalogue import Catalogue
+from handlers.profile import load_profile
 from storage.crypto import Keyring, new_pseudonym_key, new_secret_key, use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 
@@ -113,4 +114,4 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def engine(db: Database, clock: FrozenClock) -> ConversationEngine:
-    return ConversationEngine(db.sessions, clock, Catalogue.load())
+    return ConversationEngine(db.sessions, clock, Catalogue.load(), load_profile())

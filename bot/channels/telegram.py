@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -32,6 +33,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
+from handlers.desk import StaffAction
 from handlers.turn import Inbound
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class TelegramChannel:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         poll_timeout: int = 25,
+        staff_chat_id: int | None = None,
     ) -> None:
         self.bot = ExtBot(
             token,
@@ -67,6 +70,8 @@ class TelegramChannel:
         self.webhook_secret = webhook_secret
         self.poll_timeout = poll_timeout
         self._accept: Accept | None = None
+        self.staff_chat_id = staff_chat_id
+        self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._last_bulk: dict[str, float] = {}
         path = urlparse(webhook_url).path if webhook_url else ""
@@ -123,9 +128,14 @@ class TelegramChannel:
 
     async def _receive(self, update: Update) -> None:
         assert self._accept is not None
-        inbound = parse_update(update)
-        if inbound is not None:
-            await self._accept(inbound)
+        staff = parse_staff_update(update, self.staff_chat_id)
+        if staff is not None:
+            if self.on_staff_action is not None:
+                await self.on_staff_action(str(update.update_id), staff)
+        else:
+            inbound = parse_update(update)
+            if inbound is not None:
+                await self._accept(inbound)
         if update.callback_query is not None:
             try:
                 await update.callback_query.answer()
@@ -156,6 +166,23 @@ class TelegramChannel:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_bulk[chat] = time.monotonic()
+
+
+def parse_staff_update(update: Update, staff_chat_id: int | None) -> StaffAction | None:
+    """A command, a reply or a button press in the staff group, with who did it."""
+    if staff_chat_id is None:
+        return None
+    query = update.callback_query
+    if query is not None:
+        if query.message is None or query.message.chat.id != staff_chat_id or not query.data:
+            return None
+        return StaffAction(telegram_id=str(query.from_user.id), choice=query.data)
+    message = update.message
+    if message is None or message.chat.id != staff_chat_id or message.from_user is None or not message.text:
+        return None
+    reply_to = message.reply_to_message
+    return StaffAction(telegram_id=str(message.from_user.id), text=message.text,
+                       reply_to=str(reply_to.message_id) if reply_to else None)  # fmt: skip
 
 
 def parse_update(update: Update) -> InboundMessage | None:

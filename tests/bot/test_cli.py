@@ -67,3 +67,16 @@ def test_demo_keys_are_readable_by_the_owner_only(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "var" / "demo-keys.env").st_mode)
     assert mode == 0o600
     assert keys == demo_keys(tmp_path / "var" / "demo-keys.env")  # made once, then reused
+
+
+def test_triage_prints_one_json_line_per_message(tmp_path):
+    import json
+    import subprocess
+
+    from tests.runner import UTVAG, clean_env
+
+    messages = "hej, hur lång är väntetiden?\njag vill ta livet av mig\nkan vi skjuta upp mötet?\n"
+    result = subprocess.run([UTVAG, "triage", "-"], input=messages, capture_output=True, text=True, env=clean_env({}), cwd=tmp_path)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["level"] for line in lines] == ["normal", "urgent", "normal"]
+    assert lines[1]["reasons"] and lines[0]["reasons"] == []

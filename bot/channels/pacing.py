@@ -1,0 +1,188 @@
+"""Rate control for Twilio: outbound segments paced per sender with a priority lane, and an inbound flood guard."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Clock = Callable[[], float]
+
+BULK_SLOWDOWN_SECONDS = 60.0
+BULK_MIN_FACTOR = 0.125  # repeated queue overflows halve the bulk rate down to an eighth, never to nothing
+
+
+class SenderBusy(Exception):
+    """The sender's queue would hold this message too long; give the row back to the outbox instead."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("sender busy")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Sender:
+    tokens: float
+    updated: float
+    waiting: list[tuple[int, int]] = field(default_factory=list)  # heap of (lane, arrival ticket)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    bulk_factor: float = 1.0
+    bulk_slow_until: float = 0.0
+    bulk_next: float = 0.0  # when slowed, the earliest time the next bulk segment may go
+
+
+class Pacer:
+    """A token bucket per sender (From number) counted in segments, shared by both lanes.
+
+    Twilio queues what a number cannot send at once (a long code drains about one segment a second) and
+    refuses with 21611/30001 when that queue overflows; pacing here keeps the queue short, so a reply is
+    never stuck behind a bulk run. Lane 0 waiters always go before lane 1 waiters of the same sender.
+    """
+
+    def __init__(
+        self,
+        segments_per_second: float = 1.0,
+        *,
+        burst: float | None = None,
+        max_wait: float = 60.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if segments_per_second <= 0:
+            raise ValueError("segments_per_second must be positive")
+        self.rate = segments_per_second
+        self.capacity = burst if burst is not None else max(1.0, segments_per_second)
+        # The dispatcher holds the outbox row `sending` while we wait and calls a row stale after 120 s, so
+        # a waiter gives up well before that (with the request timeout on top) and the row is retried later.
+        self.max_wait = max_wait
+        self.clock = clock
+        self._senders: dict[str, _Sender] = {}
+        self._tickets = itertools.count()
+
+    def _state(self, sender: str) -> _Sender:
+        state = self._senders.get(sender)
+        if state is None:
+            state = self._senders[sender] = _Sender(tokens=self.capacity, updated=self.clock())
+        return state
+
+    def _refill(self, state: _Sender, now: float) -> None:
+        state.tokens = min(self.capacity, state.tokens + (now - state.updated) * self.rate)
+        state.updated = now
+        if state.bulk_slow_until and now >= state.bulk_slow_until:
+            state.bulk_factor, state.bulk_slow_until, state.bulk_next = 1.0, 0.0, 0.0
+
+    def time_until(self, sender: str, segments: int, lane: int) -> float:
+        """Seconds until this sender could send `segments` in `lane`, ignoring other waiters (0 = now)."""
+        state = self._state(sender)
+        now = self.clock()
+        self._refill(state, now)
+        # A message longer than the bucket goes when the bucket is full and leaves it in debt, so the
+        # long-run rate still holds and nothing is too long to ever be sent.
+        need = min(float(segments), self.capacity)
+        wait = max(0.0, (need - state.tokens) / self.rate)
+        if lane != 0 and state.bulk_slow_until:
+            wait = max(wait, state.bulk_next - now)
+        return wait
+
+    def bulk_rate(self, sender: str) -> float:
+        """The bulk lane's current segments per second for this sender."""
+        state = self._state(sender)
+        self._refill(state, self.clock())
+        return self.rate * state.bulk_factor
+
+    def slow_bulk(self, sender: str, seconds: float = BULK_SLOWDOWN_SECONDS) -> None:
+        """Halve the bulk lane's rate for a while (Twilio's queue overflowed); lane 0 keeps the full rate."""
+        state = self._state(sender)
+        now = self.clock()
+        self._refill(state, now)
+        state.bulk_factor = max(BULK_MIN_FACTOR, state.bulk_factor / 2)
+        state.bulk_slow_until = now + seconds
+        self._notify(state)
+
+    async def acquire(self, sender: str, segments: int, lane: int) -> None:
+        """Wait for this sender's turn; raises SenderBusy instead of waiting longer than max_wait."""
+        state = self._state(sender)
+        ticket = (0 if lane == 0 else 1, next(self._tickets))
+        heapq.heappush(state.waiting, ticket)
+        deadline = self.clock() + self.max_wait
+        try:
+            while True:
+                wait: float | None = None
+                if state.waiting[0] == ticket:
+                    wait = self.time_until(sender, segments, lane)
+                    if wait <= 0:
+                        state.tokens -= segments
+                        if lane != 0 and state.bulk_slow_until:
+                            state.bulk_next = self.clock() + segments / (self.rate * state.bulk_factor)
+                        return
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise SenderBusy(retry_after=max(wait or 0.0, 1.0))
+                changed = state.changed  # taken before awaiting: a notify after this line still wakes us
+                try:
+                    await asyncio.wait_for(changed.wait(), min(wait, remaining) if wait is not None else remaining)
+                except TimeoutError:
+                    pass
+        finally:
+            if ticket in state.waiting:
+                state.waiting.remove(ticket)
+                heapq.heapify(state.waiting)
+            self._notify(state)  # the next head must look again
+
+    @staticmethod
+    def _notify(state: _Sender) -> None:
+        changed, state.changed = state.changed, asyncio.Event()
+        changed.set()
+
+
+@dataclass
+class _Flow:
+    tokens: float
+    updated: float
+    started: float  # when this episode (a run of messages without a quiet gap) began
+    count: int = 0
+    flooding: bool = False
+
+
+class FloodGuard:
+    """An inbound token bucket per sender: notices a flood once per episode; it never drops anything."""
+
+    def __init__(self, limit: int = 10, per_seconds: float = 10.0, quiet_seconds: float = 60.0, clock: Clock = time.monotonic) -> None:
+        self.limit = limit
+        self.refill = limit / per_seconds
+        self.quiet = quiet_seconds
+        self.clock = clock
+        self._flows: dict[str, _Flow] = {}
+        self._pruned = clock()
+
+    def hit(self, key: str) -> tuple[int, float] | None:
+        """Count one message; returns (messages, seconds) of the episode when it first becomes a flood."""
+        now = self.clock()
+        self._prune(now)
+        flow = self._flows.get(key)
+        if flow is None or now - flow.updated >= self.quiet:
+            flow = self._flows[key] = _Flow(tokens=float(self.limit), updated=now, started=now)
+        flow.tokens = min(float(self.limit), flow.tokens + (now - flow.updated) * self.refill)
+        flow.updated = now
+        flow.count += 1
+        if flow.tokens >= 1:
+            flow.tokens -= 1
+            return None
+        if flow.flooding:
+            return None  # one notice per episode
+        flow.flooding = True
+        return flow.count, now - flow.started
+
+    def flooding(self, key: str) -> bool:
+        flow = self._flows.get(key)
+        return flow is not None and flow.flooding and self.clock() - flow.updated < self.quiet
+
+    def _prune(self, now: float) -> None:
+        # Forget quiet senders, so the table does not grow with every number that ever wrote.
+        if now - self._pruned < self.quiet:
+            return
+        self._pruned = now
+        for key in [key for key, flow in self._flows.items() if now - flow.updated >= self.quiet]:
+            del self._flows[key]

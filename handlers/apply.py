@@ -1,0 +1,159 @@
+"""Applying for support: who it is for, age and area, needs, how to be contacted, a summary to confirm."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from handlers import menu, office, phone
+from handlers.alerts import alert_staff
+from handlers.turn import Option, Turn
+from storage.cases import open_case
+
+NEEDS = ("housing", "income", "debts", "studies", "safety", "substances", "family", "other")
+CONTACT_WAYS = (("contact:chat", "contact.chat"), ("contact:phone", "contact.phone"), ("contact:meet", "contact.meet"))
+ELIGIBLE = (("apply:yes", "apply.yes"), ("apply:under18", "apply.under_18"), ("apply:elsewhere", "apply.elsewhere"),
+            ("apply:unsure", "apply.unsure"))  # fmt: skip
+NUMBERS = re.compile(r"^\s*\d+(?:[\s,;.]+\d+)+\s*$")
+
+
+def begin(turn: Turn, relative: bool = False) -> None:
+    turn.data.update(relative=relative, via_relative=relative, needs=[], contact_way="chat", times=None, phone=None)
+    if relative:
+        _ask_eligible(turn)
+        return
+    turn.say("apply.who", options=(("apply:me", "apply.for_me"), ("apply:other", "apply.for_other")))
+    turn.goto("apply.who")
+
+
+def who(turn: Turn) -> None:
+    if turn.choice not in ("apply:me", "apply:other"):
+        begin(turn, bool(turn.data.get("relative")))
+        return
+    turn.data["relative"] = turn.choice == "apply:other"
+    _ask_eligible(turn)
+
+
+def _ask_eligible(turn: Turn) -> None:
+    turn.say("apply.eligible_other" if turn.data.get("relative") else "apply.eligible", options=ELIGIBLE)
+    turn.goto("apply.eligible")
+
+
+def eligible(turn: Turn) -> None:
+    if turn.choice == "apply:under18":
+        turn.say("apply.referral_under_18", referral=office.referral(turn, "under_18"))
+        menu.show(turn)
+    elif turn.choice == "apply:elsewhere":
+        turn.say("apply.referral_elsewhere", referral=office.referral(turn, "outside_area"))
+        menu.show(turn)
+    elif turn.choice in ("apply:yes", "apply:unsure"):
+        turn.data["unsure"] = turn.choice == "apply:unsure"
+        _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
+    else:
+        _ask_eligible(turn)
+
+
+def _ask_needs(turn: Turn, key: str, **values: str) -> None:
+    options = tuple(Option(f"need:{need}", turn.text(f"need.{need}")) for need in NEEDS)
+    turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),))
+    turn.goto("apply.needs")
+
+
+def needs(turn: Turn) -> None:
+    chosen: list[str] = turn.data.setdefault("needs", [])
+    typed = NUMBERS.match(turn.inbound.text or "")
+    if typed and not turn.choice:  # "1 3 5" on SMS: several at once, and that is the answer
+        for number in re.findall(r"\d+", turn.inbound.text):
+            if 1 <= int(number) <= len(NEEDS) and NEEDS[int(number) - 1] not in chosen:
+                chosen.append(NEEDS[int(number) - 1])
+        if chosen:
+            _summary(turn)
+            return
+    if turn.choice and turn.choice.startswith("need:") and turn.choice[5:] in NEEDS:
+        need = turn.choice[5:]
+        chosen.remove(need) if need in chosen else chosen.append(need)
+        _ask_needs(turn, "apply.needs_chosen", needs=_needs_text(turn) or "-")
+    elif turn.choice == "apply:done" or turn.words in ("klar", "done"):
+        if chosen:
+            _summary(turn)
+        else:
+            _ask_needs(turn, "apply.needs_missing")
+    else:
+        _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
+
+
+def _needs_text(turn: Turn) -> str:
+    return ", ".join(turn.text(f"need.{need}").lower() for need in turn.data.get("needs", []))
+
+
+def _summary(turn: Turn) -> None:
+    who_key = "apply.who_other" if turn.data.get("relative") else "apply.who_me"
+    contact = turn.text(f"contact.{turn.data.get('contact_way', 'chat')}")
+    turn.say("apply.summary", who=turn.text(who_key), needs=_needs_text(turn), contact=contact,
+             options=(("apply:send", "apply.send"), ("apply:change", "apply.change_contact"), ("apply:restart", "apply.restart")))  # fmt: skip
+    turn.goto("apply.summary")
+
+
+def summary(turn: Turn) -> None:
+    if turn.choice == "apply:send" or turn.words in ("ja", "yes", "skicka", "send"):
+        _submit(turn)
+    elif turn.choice == "apply:change":
+        turn.say("apply.contact_prompt", options=CONTACT_WAYS)
+        turn.goto("apply.contact")
+    elif turn.choice == "apply:restart":
+        begin(turn, bool(turn.data.get("via_relative")))
+    else:
+        _summary(turn)
+
+
+def contact(turn: Turn) -> None:
+    way = (turn.choice or "").removeprefix("contact:")
+    if way not in ("chat", "phone", "meet"):
+        turn.say("apply.contact_prompt", options=CONTACT_WAYS)
+        return
+    turn.data["contact_way"] = way
+    if way == "phone":
+        phone.ask(turn, then="apply")
+    elif way == "meet":
+        ask_times(turn)
+    else:
+        _summary(turn)
+
+
+def after_phone(turn: Turn) -> None:
+    turn.data.pop("after_phone", None)
+    ask_times(turn)
+
+
+def ask_times(turn: Turn) -> None:
+    turn.say("apply.times_prompt")
+    turn.goto("apply.times")
+
+
+def times(turn: Turn) -> None:
+    if turn.inbound.text.strip():
+        turn.data["times"] = turn.inbound.text.strip()[:300]
+    _summary(turn)
+
+
+def _submit(turn: Turn) -> None:
+    data = turn.data
+    way = data.get("contact_way", "chat")
+    summary = "; ".join(filter(None, [
+        "för en anhörig" if data.get("relative") else "för sig själv",
+        "osäker på ålder/område" if data.get("unsure") else None,
+        "behov: " + ", ".join(data.get("needs", [])),
+        f"kontakt: {way}",
+        f"tider: {data['times']}" if data.get("times") else None,
+    ]))  # fmt: skip
+    details = {"needs": data.get("needs", []), "contact_way": way, "times": data.get("times"), "phone": data.get("phone")}
+    due, days = office.application_wait(turn)
+    case = open_case(turn.session, contact_id=turn.contact.id, kind="application", now=turn.now, summary=summary,
+                     relative=bool(data.get("relative")), due_at=due)  # fmt: skip
+    case.details = json.dumps(details)
+    alert_staff(turn.session, turn.catalogue, case, "application", turn.now)
+    turn.say("apply.received", days=str(days), how=turn.text(f"contact.{way}_how"))
+    office.note_if_closed(turn)
+    for key in ("needs", "times", "phone", "contact_way", "unsure", "relative", "via_relative"):
+        data.pop(key, None)
+    turn.goto("menu")

@@ -1,0 +1,407 @@
+"""The staff workspace: commands and buttons from the staff group, acted on in one transaction, audited."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from handlers.catalogue import Catalogue
+from handlers.profile import Profile
+from storage.models import Case, Contact, OutboxItem, Staff
+from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
+from storage.staff import audit, staff_by_telegram
+
+CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
+OUTCOMES = ("housing", "income", "occupation", "referred", "withdrew", "no_contact")
+OUTCOME_WORDS = {"boende": "housing", "inkomst": "income", "syssel": "occupation", "sysselsättning": "occupation",
+                 "hänvisad": "referred", "avböjde": "withdrew", "ingen-kontakt": "no_contact"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """What a person in the staff group did: wrote a command or reply, or pressed a button."""
+
+    telegram_id: str
+    text: str = ""
+    choice: str | None = None
+    reply_to: str | None = None  # the bot's message they replied to, by Telegram message id
+
+
+@dataclass
+class Desk:
+    session: Session
+    catalogue: Catalogue
+    profile: Profile
+    now: datetime
+    staff: Staff
+
+    def t(self, key: str, **values: object) -> str:
+        return self.catalogue.text(self.staff.language, key, **values)
+
+    def post(self, text: str, options: list[tuple[str, str]] | None = None, case: Case | None = None) -> None:
+        queue_to_staff(self.session, text=text, now=self.now, options=options or [], case_id=case.id if case else None,
+                       contact_id=case.contact_id if case else None)  # fmt: skip
+
+    def audit(self, action: str, case: Case | None = None, detail: str | None = None) -> None:
+        audit(self.session, actor=f"staff:{self.staff.id}:{self.staff.name}", action=action, now=self.now,
+              case_id=case.id if case else None, detail=detail)  # fmt: skip
+
+
+def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, action: StaffAction) -> None:
+    staff = staff_by_telegram(session, action.telegram_id)
+    if staff is None:
+        audit(session, actor="unregistered", action="refused", now=now, detail="not registered staff")
+        queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
+        return
+    desk = Desk(session, catalogue, profile, now, staff)
+    if action.choice:
+        _button(desk, action.choice)
+    elif action.text.startswith("/"):
+        _command(desk, action.text)
+    elif action.reply_to:
+        case = _case_of_post(session, action.reply_to)
+        if case is not None:
+            relay(desk, case, action.text)
+
+
+def _command(desk: Desk, text: str) -> None:
+    command, _, rest = text.strip().partition(" ")
+    command = command.split("@", 1)[0].lower()  # /ko@utvag_bot in groups
+    code_match = CODE.search(rest)
+    case = _case(desk.session, code_match.group(0)) if code_match else None
+    after_code = rest[code_match.end():].strip() if code_match else rest.strip()
+    if command in ("/ko", "/queue"):
+        show_queue(desk)
+    elif command in ("/nasta", "/nästa", "/next"):
+        take_next(desk)
+    elif command in ("/arende", "/ärende", "/case"):
+        show_case(desk, case) if case else _unknown_case(desk, rest)
+    elif command in ("/svara", "/reply"):
+        if case is None or not after_code:
+            desk.post(desk.t("staff.usage_reply"))
+        else:
+            relay(desk, case, after_code)
+    elif command in ("/notera", "/note"):
+        if case is None or not after_code:
+            desk.post(desk.t("staff.usage_note"))
+        else:
+            add_note(desk, case, after_code)
+    elif command in ("/inskriv", "/enrol", "/enroll"):
+        enrol(desk, case) if case else _unknown_case(desk, rest)
+    elif command in ("/avsluta", "/close"):
+        if case is None:
+            _unknown_case(desk, rest)
+        elif after_code:
+            close(desk, case, _outcome_from_words(after_code))
+        else:
+            desk.post(desk.t("staff.close_pick", code=case.code), _outcome_buttons(desk, case), case)
+    else:
+        desk.post(desk.t("staff.unknown_command"))
+
+
+def _button(desk: Desk, choice: str) -> None:
+    verb, _, rest = choice.partition(":")
+    code, _, argument = rest.partition(":")
+    case = _case(desk.session, code)
+    if case is None:
+        _unknown_case(desk, code)
+        return
+    if verb == "claim":
+        claim(desk, case)
+    elif verb == "ack":
+        acknowledge(desk, case)
+    elif verb == "release":
+        release(desk, case)
+    elif verb == "handover":
+        others = [staff for staff in _colleagues(desk) if staff.id != desk.staff.id]
+        desk.post(desk.t("staff.handover_pick", code=case.code), [(f"handto:{case.code}:{s.id}", s.name) for s in others], case)
+    elif verb == "handto" and argument.isdigit():
+        hand_over(desk, case, int(argument))
+    elif verb == "number":
+        show_number(desk, case)
+    elif verb == "call":
+        call_outcome(desk, case, argument)
+    elif verb == "close":
+        close(desk, case, [argument] if argument in OUTCOMES else [])
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+
+def queue(session: Session) -> list[Case]:
+    """Urgent first, then what was promised soonest, then who has waited longest."""
+    return list(session.scalars(
+        select(Case).where(Case.state != "closed")
+        .order_by(Case.urgent.desc(), sql_case((Case.due_at.is_(None), 1), else_=0), Case.due_at, Case.created_at, Case.id)
+    ))  # fmt: skip
+
+
+def show_queue(desk: Desk) -> None:
+    cases = queue(desk.session)
+    if not cases:
+        desk.post(desk.t("staff.queue_empty"))
+        return
+    lines = [desk.t("staff.queue_title", count=len(cases))] + [_line(desk, case) for case in cases[:30]]
+    buttons = [(f"claim:{case.code}", f"{desk.t('staff.claim')} {case.code}") for case in cases if case.state == "open"][:5]
+    desk.post("\n".join(lines), buttons)
+
+
+def take_next(desk: Desk) -> None:
+    for case in queue(desk.session):
+        if case.state == "open" and _claim(desk, case):
+            desk.post(desk.t("staff.claimed", name=desk.staff.name, code=case.code), case=case)
+            show_case(desk, case)
+            return
+    desk.post(desk.t("staff.next_none"))
+
+
+def show_case(desk: Desk, case: Case) -> None:
+    desk.audit("viewed", case)
+    card = desk.t("staff.case_card", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
+                  state=desk.t(f"staff.state.{case.state}"), waited=_waited(desk, case), due=_due(desk, case),
+                  summary=case.summary or "-", who=_who(desk, case))  # fmt: skip
+    buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == "open" else [
+        (f"release:{case.code}", desk.t("staff.release")), (f"handover:{case.code}", desk.t("staff.handover"))]
+    if _phone(case):
+        buttons.append((f"number:{case.code}", desk.t("staff.show_number")))
+    if case.kind == "call" and case.state == "claimed":
+        buttons += [(f"call:{case.code}:{outcome}", desk.t(f"staff.{outcome}")) for outcome in ("reached", "no_answer", "new_time")]
+    desk.post(card, buttons, case)
+
+
+# --- claiming ---------------------------------------------------------------------------------------
+
+
+def _claim(desk: Desk, case: Case) -> bool:
+    """Exactly one of two staff pressing at once wins: the row changes only while it is still open."""
+    won = desk.session.execute(
+        update(Case).where(Case.id == case.id, Case.state == "open")
+        .values(state="claimed", assigned_staff_id=desk.staff.id, claimed_at=desk.now, acknowledged_at=desk.now,
+                updated_at=desk.now)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1  # fmt: skip
+    desk.session.refresh(case)
+    if won:
+        desk.audit("claimed", case)
+    return won
+
+
+def claim(desk: Desk, case: Case) -> None:
+    if _claim(desk, case):
+        desk.post(desk.t("staff.claimed", name=desk.staff.name, code=case.code), case=case)
+        show_case(desk, case)
+    else:
+        holder = desk.session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
+        desk.post(desk.t("staff.already_claimed", code=case.code, name=holder.name if holder else "-"), case=case)
+
+
+def acknowledge(desk: Desk, case: Case) -> None:
+    desk.session.execute(update(Case).where(Case.id == case.id, Case.acknowledged_at.is_(None)).values(acknowledged_at=desk.now))
+    desk.audit("acknowledged", case)
+    desk.post(desk.t("staff.acknowledged", name=desk.staff.name, code=case.code), case=case)
+    if case.state == "open":
+        _claim(desk, case)
+
+
+def release(desk: Desk, case: Case) -> None:
+    if not _is_mine(desk, case):
+        return
+    case.state, case.assigned_staff_id, case.updated_at = "open", None, desk.now
+    desk.audit("released", case)
+    desk.post(desk.t("staff.released", name=desk.staff.name, code=case.code), case=case)
+
+
+def hand_over(desk: Desk, case: Case, staff_id: int) -> None:
+    new = desk.session.get(Staff, staff_id)
+    if new is None or new.removed_at is not None or not _is_mine(desk, case):
+        return
+    case.assigned_staff_id, case.updated_at = new.id, desk.now
+    desk.audit("handed_over", case, detail=f"to staff:{new.id}")
+    desk.post(desk.t("staff.handed_over", code=case.code, old=desk.staff.name, new=new.name), case=case)
+
+
+def _is_mine(desk: Desk, case: Case) -> bool:
+    if case.state == "claimed" and case.assigned_staff_id == desk.staff.id:
+        return True
+    holder = desk.session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
+    desk.post(desk.t("staff.not_yours", code=case.code, name=holder.name if holder else "-"), case=case)
+    return False
+
+
+# --- talking to the person ----------------------------------------------------------------------------
+
+
+def relay(desk: Desk, case: Case, text: str) -> None:
+    """The person receives it on their own channel, signed by the unit; never with anything of the worker's."""
+    reached = last_reached_on(desk.session, case.contact_id) if case.contact_id else None
+    if reached is None:
+        desk.post(desk.t("staff.relay_failed", code=case.code), case=case)
+        return
+    identity_id, channel = reached
+    signoff = desk.t("staff.signoff", name=desk.staff.signoff) if desk.staff.signoff else desk.t("staff.signoff_unit")
+    queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel,
+                     text=f"{text.strip()}\n{signoff}", now=desk.now)  # fmt: skip
+    if case.state == "open":
+        _claim(desk, case)
+    if case.kind == "question" and case.state != "closed":
+        case.outcome = "answered"
+    case.updated_at = desk.now
+    desk.audit("replied", case)
+    desk.post(desk.t("staff.relayed", code=case.code), case=case)
+
+
+def show_number(desk: Desk, case: Case) -> None:
+    phone = _phone(case)
+    desk.audit("number_shown", case)
+    desk.post(desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code), case=case)
+
+
+def add_note(desk: Desk, case: Case, note: str) -> None:
+    stamp = desk.now.strftime("%Y-%m-%d %H:%M")
+    case.notes = ((case.notes + "\n") if case.notes else "") + f"[{stamp} {desk.staff.name}] {note.strip()}"
+    case.updated_at = desk.now
+    desk.audit("noted", case)
+    desk.post(desk.t("staff.note_saved", code=case.code), case=case)
+
+
+# --- outcomes -------------------------------------------------------------------------------------------
+
+
+def call_outcome(desk: Desk, case: Case, outcome: str) -> None:
+    if outcome not in ("reached", "no_answer", "new_time") or not _is_mine(desk, case):
+        return
+    desk.audit("call_outcome", case, detail=outcome)
+    if outcome == "new_time":
+        case.state, case.due_at = "open", None
+        _ask_for_new_time(desk, case)
+        desk.post(desk.t("staff.call_new_time", code=case.code), case=case)
+        return
+    desk.post(desk.t("staff.call_outcome", code=case.code, outcome=desk.t(f"staff.outcome.{outcome}")), case=case)
+    if outcome == "reached":
+        close(desk, case, ["reached"])
+    else:
+        case.outcome, case.updated_at = "no_answer", desk.now
+
+
+def _ask_for_new_time(desk: Desk, case: Case) -> None:
+    reached = last_reached_on(desk.session, case.contact_id) if case.contact_id else None
+    contact = desk.session.get(Contact, case.contact_id) if case.contact_id else None
+    if reached is not None and contact is not None:
+        language = contact.language or desk.catalogue.default_language
+        text = desk.catalogue.text(language, "call.no_answer_retry")
+        queue_to_contact(desk.session, contact_id=contact.id, identity_id=reached[0], channel=reached[1], text=text,
+                         now=desk.now, options=[("menu:call", desk.catalogue.text(language, "menu.call"))])  # fmt: skip
+
+
+def enrol(desk: Desk, case: Case) -> None:
+    if case.kind != "application":
+        desk.post(desk.t("staff.not_application", code=case.code, kind=desk.t(f"staff.kind.{case.kind}")), case=case)
+        return
+    case.enrolled_at, case.updated_at = desk.now, desk.now
+    if case.state == "open":
+        _claim(desk, case)
+    desk.audit("enrolled", case)
+    desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+
+
+def close(desk: Desk, case: Case, outcomes: list[str]) -> None:
+    if not outcomes:
+        desk.post(desk.t("staff.close_pick", code=case.code), _outcome_buttons(desk, case), case)
+        return
+    case.state, case.outcome, case.closed_at, case.updated_at = "closed", "+".join(outcomes), desk.now, desk.now
+    desk.audit("closed", case, detail=case.outcome)
+    words = ", ".join(desk.t(f"staff.outcome.{outcome}") for outcome in outcomes)
+    desk.post(desk.t("staff.closed", code=case.code, outcome=words), case=case)
+
+
+def _outcome_buttons(desk: Desk, case: Case) -> list[tuple[str, str]]:
+    return [(f"close:{case.code}:{outcome}", desk.t(f"staff.outcome.{outcome}")) for outcome in OUTCOMES]
+
+
+def _outcome_from_words(text: str) -> list[str]:
+    found = []
+    for word in re.split(r"[\s,]+", text.lower()):
+        outcome = OUTCOME_WORDS.get(word) or (word if word in OUTCOMES else None)
+        if outcome and outcome not in found:
+            found.append(outcome)
+    return found
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _case(session: Session, code: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.code == code.upper().strip()))
+
+
+def _case_of_post(session: Session, provider_message_id: str) -> Case | None:
+    """The case a staff post was about, so that replying to it in Telegram answers that case."""
+    case_id = session.scalar(select(OutboxItem.case_id).where(
+        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id))  # fmt: skip
+    return session.get(Case, case_id) if case_id else None
+
+
+def _unknown_case(desk: Desk, text: str) -> None:
+    desk.post(desk.t("staff.unknown_case", code=(text.strip() or "?")[:12]))
+
+
+def _colleagues(desk: Desk) -> list[Staff]:
+    return list(desk.session.scalars(select(Staff).where(Staff.removed_at.is_(None)).order_by(Staff.name)))
+
+
+def _phone(case: Case) -> str | None:
+    return json.loads(case.details).get("phone") if case.details else None
+
+
+def _flag(case: Case) -> str:
+    return "AKUT " if case.urgent else ""
+
+
+def _waited(desk: Desk, case: Case) -> str:
+    return humanise(desk.now - case.created_at)
+
+
+def _due(desk: Desk, case: Case) -> str:
+    if case.due_at is None:
+        return ""
+    if case.due_at < desk.now and case.state != "closed":
+        return desk.t("staff.overdue")
+    local = case.due_at.astimezone(desk.profile.office_hours.zone)
+    return desk.t("staff.due", when=local.strftime("%d/%m %H:%M"))
+
+
+def _who(desk: Desk, case: Case) -> str:
+    if case.assigned_staff_id is None:
+        return ""
+    holder = desk.session.get(Staff, case.assigned_staff_id)
+    return desk.t("staff.taken_by", name=holder.name) if holder else ""
+
+
+def _line(desk: Desk, case: Case) -> str:
+    return desk.t("staff.queue_line", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
+                  waited=_waited(desk, case), due=_due(desk, case), who=_who(desk, case))  # fmt: skip
+
+
+def humanise(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} d"
+
+
+def relay_from_client(session: Session, catalogue: Catalogue, case: Case, text: str, now: datetime) -> None:
+    """What the person writes on a claimed case reaches the staff group under the case's code."""
+    holder = session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
+    to = catalogue.text("sv", "staff.to_worker", name=holder.name) if holder else ""
+    body = text.strip()
+    body = body if len(body) <= 1500 else body[:1499] + "…"
+    queue_to_staff(session, text=catalogue.text("sv", "staff.from_client", code=case.code, to=to, text=body), now=now,
+                   case_id=case.id, contact_id=case.contact_id)  # fmt: skip

@@ -1,0 +1,57 @@
+"""Queuing deliveries: to a person (with a transcript row) or to the staff group, in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Message, OutboxItem
+
+
+def queue_to_contact(
+    session: Session, *, contact_id: str, identity_id: int | None, channel: str, text: str, now: datetime,
+    options: Sequence[tuple[str, str]] = (), request_contact: bool = False, lane: int = 0,
+) -> OutboxItem:  # fmt: skip
+    """A message to a person: written to their transcript and to the outbox."""
+    meta: dict[str, object] = {"options": [list(option) for option in options]} if options else {}
+    if request_contact:
+        meta["request_contact"] = True
+    transcript = Message(
+        contact_id=contact_id, identity_id=identity_id, channel=channel, direction="out", kind="text", body=text,
+        meta=json.dumps(meta) if meta else None, created_at=now, processed_at=now,
+    )  # fmt: skip
+    session.add(transcript)
+    session.flush()
+    item = OutboxItem(
+        channel=channel, lane=lane, contact_id=contact_id, identity_id=identity_id, message_id=transcript.id,
+        target="contact", status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(item)
+    return item
+
+
+def last_reached_on(session: Session, contact_id: str) -> tuple[int | None, str] | None:
+    """(identity id, channel) of where the person last wrote from: where an answer should go."""
+    row = session.execute(
+        select(Message.identity_id, Message.channel).where(Message.contact_id == contact_id, Message.direction == "in")
+        .order_by(Message.id.desc()).limit(1)
+    ).first()  # fmt: skip
+    return (row[0], row[1]) if row else None
+
+
+def queue_to_staff(
+    session: Session, *, text: str, now: datetime, options: Sequence[tuple[str, str]] = (), case_id: int | None = None,
+    contact_id: str | None = None, lane: int = 0,
+) -> OutboxItem:  # fmt: skip
+    """A post in the staff group. Tied to the contact, if any, so erasing them removes it too."""
+    payload = {"text": text, "options": [list(option) for option in options]}
+    item = OutboxItem(
+        channel="telegram", lane=lane, target="staff_group", case_id=case_id, contact_id=contact_id,
+        payload=json.dumps(payload), status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(item)
+    return item

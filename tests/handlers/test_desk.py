@@ -1,0 +1,215 @@
+"""The staff workspace, driven as staff use it: commands and buttons in the staff group."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from handlers.desk import StaffAction, queue
+from storage.models import AuditEvent, Case, OutboxItem
+from storage.staff import add_staff
+from tests.handlers.test_ask import started
+
+
+@pytest.fixture
+def team(db, clock):
+    with db.sessions.begin() as session:
+        sara = add_staff(session, name="Sara", role="lead", now=clock.now(), telegram_id="111", signoff="Sara")
+        omar = add_staff(session, name="Omar", role="staff", now=clock.now(), telegram_id="222")
+        return {"sara": sara.id, "omar": omar.id}
+
+
+class Group:
+    """The staff group as the bot sees it: what staff do in, what the bot posts out."""
+
+    def __init__(self, engine, db):
+        self.engine, self.db, self.updates, self.seen = engine, db, 0, 0
+
+    def do(self, who: str, text: str = "", choice: str | None = None, reply_to: str | None = None) -> list[str]:
+        self.updates += 1
+        self.engine.handle_staff(str(self.updates), StaffAction(telegram_id=who, text=text, choice=choice, reply_to=reply_to))
+        return self.posts()
+
+    def posts(self) -> list[str]:
+        with self.db.sessions() as session:
+            items = session.scalars(select(OutboxItem).where(OutboxItem.target == "staff_group", OutboxItem.id > self.seen)
+                                    .order_by(OutboxItem.id)).all()  # fmt: skip
+            if items:
+                self.seen = items[-1].id
+            return [json.loads(item.payload)["text"] for item in items]
+
+
+@pytest.fixture
+def group(engine, db, team):
+    return Group(engine, db)
+
+
+def case_by_kind(db, kind: str) -> Case:
+    with db.sessions() as session:
+        return session.scalar(select(Case).where(Case.kind == kind))
+
+
+def test_someone_not_registered_is_refused_politely_and_audited(group, db):
+    (refusal,) = group.do("999", "/ko")
+    assert "inte registrerad som personal" in refusal
+    with db.sessions() as session:
+        assert session.scalar(select(AuditEvent.action)) == "refused"
+
+
+def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db, group, clock):
+    question = started(engine, address="1")
+    question.press("Ställ en fråga")
+    question.send("Hur funkar det?")
+    clock.advance(minutes=10)
+    call = started(engine, address="2")
+    call.press("Bli uppringd")
+    call.press(call.labels[0])
+    call.send(kind="contact", phone="+46701234567")
+    clock.advance(minutes=10)
+    danger = started(engine, address="3")
+    danger.send("han har en kniv och hotar mig")
+    with db.sessions() as session:
+        kinds = [case.kind for case in queue(session)]
+    assert kinds == ["danger", "call", "question"]  # the call is due today, the question on Thursday
+    group.posts()
+    (listing,) = group.do("111", "/ko")
+    lines = listing.splitlines()
+    assert lines[0] == "Kön (3 öppna):"
+    assert lines[1].startswith("AKUT K-") and "fara" in lines[1]
+    assert "samtal" in lines[2] and "fråga" in lines[3]
+
+
+def test_two_staff_pressing_claim_at_once_exactly_one_wins(engine, db, group):
+    chat = started(engine, address="4")
+    chat.press("Ställ en fråga")
+    chat.send("Hej")
+    code = case_by_kind(db, "question").code
+    group.posts()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda who: group.engine.handle_staff(f"race-{who}", StaffAction(telegram_id=who, choice=f"claim:{code}")),
+                      ["111", "222"]))  # fmt: skip
+    posts = group.posts()
+    assert sum(post.endswith(f"tog {code}.") for post in posts) == 1
+    assert sum("är redan taget av" in post for post in posts) == 1
+
+
+def test_next_gives_the_caller_the_top_case(engine, db, group):
+    chat = started(engine, address="5")
+    chat.send("jag vill dö")
+    code = case_by_kind(db, "danger").code
+    group.posts()
+    posts = group.do("222", "/nasta")
+    assert posts[0] == f"Omar tog {code}."
+    assert posts[1].startswith(f"AKUT {code} fara, taget")
+
+
+def test_an_answer_goes_back_to_the_person_signed_and_with_nothing_of_theirs_shown(engine, db, group):
+    chat = started(engine, channel="sms", address="+46701112233")
+    chat.press("Ställ en fråga")
+    chat.send("Kan jag få hjälp med skulder?")
+    code = case_by_kind(db, "question").code
+    group.posts()
+    (sent,) = group.do("111", f"/svara {code} Ja, det kan du. Vi hör av oss i morgon.")
+    assert sent == f"Skickat till {code}."
+    with db.sessions() as session:
+        item = session.scalars(select(OutboxItem).where(OutboxItem.target == "contact").order_by(OutboxItem.id.desc())).first()
+        assert item.channel == "sms"
+        from storage.models import Message
+
+        assert session.get(Message, item.message_id).body == "Ja, det kan du. Vi hör av oss i morgon.\n- Sara, SIG"
+    # the person writes back; it reaches the group under the code, not a menu
+    (ack,) = chat.send("Tack! Passar efter tre.")
+    assert ack == "Din kontaktperson har fått ditt meddelande."
+    (relayed,) = group.posts()
+    assert relayed == f"{code} skriver (till Sara): Tack! Passar efter tre."
+    for post in group.do("111", f"/arende {code}"):
+        assert "46701112233" not in post and "0701112233" not in post
+
+
+def test_replying_to_an_alert_in_telegram_answers_that_case(engine, db, group):
+    chat = started(engine, address="6")
+    chat.press("Ställ en fråga")
+    chat.send("Vad kostar det?")
+    case = case_by_kind(db, "question")
+    with db.sessions.begin() as session:
+        alert = session.scalar(select(OutboxItem).where(OutboxItem.case_id == case.id))
+        alert.status, alert.provider_message_id = "sent", "777"
+    group.posts()
+    (sent,) = group.do("222", "Det kostar ingenting.", reply_to="777")
+    assert sent == f"Skickat till {case.code}."
+
+
+def test_a_consented_number_is_shown_only_on_request_and_that_is_audited(engine, db, group):
+    chat = started(engine, address="7")
+    chat.press("Bli uppringd")
+    chat.press(chat.labels[0])
+    chat.send(kind="contact", phone="+46701234567")
+    code = case_by_kind(db, "call").code
+    assert all("46701234567" not in post for post in group.posts())
+    group.do("111", choice=f"claim:{code}")
+    (shown,) = group.do("111", choice=f"number:{code}")
+    assert "+46701234567" in shown
+    with db.sessions() as session:
+        assert "number_shown" in session.scalars(select(AuditEvent.action)).all()
+
+
+def test_a_call_is_claimed_then_reached_and_closed(engine, db, group):
+    chat = started(engine, address="8")
+    chat.press("Bli uppringd")
+    chat.press(chat.labels[0])
+    chat.send(kind="contact", phone="+46701234567")
+    code = case_by_kind(db, "call").code
+    group.do("222", choice=f"claim:{code}")
+    posts = group.do("222", choice=f"call:{code}:reached")
+    assert posts[-1] == f"{code} är avslutat: nådd."
+    assert case_by_kind(db, "call").state == "closed"
+
+
+def test_an_application_becomes_a_participant_then_closes_with_outcomes(engine, db, group):
+    chat = started(engine, address="9")
+    chat.press("Ansök om stöd")
+    chat.press("Mig själv")
+    chat.press("Ja")
+    chat.press("Boende")
+    chat.press("Klar")
+    chat.press("Skicka")
+    code = case_by_kind(db, "application").code
+    group.do("111", f"/inskriv {code}")
+    group.do("111", f"/notera {code} Första mötet bokat på torsdag")
+    (closed,) = group.do("111", f"/avsluta {code} boende,inkomst")
+    assert closed == f"{code} är avslutat: eget boende, inkomst."
+    case = case_by_kind(db, "application")
+    assert case.enrolled_at is not None and case.outcome == "housing+income"
+    assert "Första mötet" in case.notes
+    with db.sessions() as session:
+        actions = [event.action for event in session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id))]
+    assert actions == ["claimed", "enrolled", "noted", "closed"]
+
+
+def test_release_and_hand_over(engine, db, group, team):
+    chat = started(engine, address="10")
+    chat.press("Ställ en fråga")
+    chat.send("Hej?")
+    code = case_by_kind(db, "question").code
+    group.do("111", choice=f"claim:{code}")
+    (refused,) = group.do("222", choice=f"release:{code}")
+    assert refused == f"{code} är inte ditt. Det tas av Sara."
+    (handed,) = group.do("111", choice=f"handto:{code}:{team['omar']}")
+    assert handed == f"{code} lämnades över från Sara till Omar."
+    (released,) = group.do("222", choice=f"release:{code}")
+    assert released.startswith(f"Omar släppte {code}.")
+
+
+def test_a_removed_staff_member_is_refused_on_their_next_action(engine, db, group):
+    from storage.staff import find_staff
+
+    with db.sessions.begin() as session:
+        find_staff(session, "Omar").removed_at = group.engine.clock.now()
+    (refusal,) = group.do("222", "/ko")
+    assert "inte registrerad" in refusal
+
+
+def test_the_same_update_twice_acts_once(engine, db, group):
+    assert group.engine.handle_staff("dup", StaffAction(telegram_id="111", text="/ko"))
+    assert not group.engine.handle_staff("dup", StaffAction(telegram_id="111", text="/ko"))

@@ -1,0 +1,64 @@
+import asyncio
+
+from sqlalchemy import inspect, select, text
+
+from bot.channels.base import ChannelInfo
+from bot.dispatcher import Dispatcher
+from storage.models import Case, OutboxItem
+from tests.handlers.test_ask import started
+
+
+class Collect:
+    name = "telegram"
+    info = ChannelInfo()
+
+    def __init__(self):
+        self.sent = []
+
+    async def send(self, message):
+        self.sent.append(message)
+        return "1"
+
+
+def test_erase_asks_first_then_leaves_nothing_that_points_to_the_person(db, engine, clock):
+    chat = started(engine, address="918273645", title="Radera")
+    chat.press("Ställ en fråga")
+    chat.send("Jag heter Kalle och behöver hjälp")
+    contact_id = chat.contact_id
+    (confirm,) = chat.send("RADERA")
+    assert confirm.startswith("Vill du att vi raderar allt")
+    chat.press("JA, radera")
+    channel = Collect()
+    asyncio.run(Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100).deliver_due(0))
+    assert [message.text for message in channel.sent][-1].startswith("Klart. Allt om dig är raderat.")
+    assert channel.sent[-1].address == "918273645"
+    with db.engine.connect() as connection:
+        for table in inspect(db.engine).get_table_names():
+            if table == "alembic_version":
+                continue
+            for row in connection.execute(text(f"select * from {table}")):
+                assert contact_id not in [str(value) for value in row], table
+        assert connection.scalar(text("select count(*) from contacts")) == 0
+        assert connection.scalar(text("select count(*) from messages")) == 0
+        assert connection.scalar(text("select count(*) from channel_identities")) == 0
+    with db.sessions() as session:
+        case = session.scalar(select(Case))
+        assert case.kind == "question" and case.summary is None and case.contact_id is None  # the count stays
+        assert session.scalar(select(OutboxItem).where(OutboxItem.target == "address")).payload is None
+        assert all("Kalle" not in (item.payload or "") for item in session.scalars(select(OutboxItem)))
+
+
+def test_anything_but_yes_keeps_everything(engine):
+    chat = started(engine)
+    chat.send("/radera")
+    kept, menu = chat.press("Nej")
+    assert kept == "Ingenting raderades."
+    assert chat.send("delete")[0].startswith("Vill du att vi raderar")
+    assert chat.send("hmm")[0] == "Ingenting raderades."
+
+
+def test_erase_in_english(engine):
+    chat = started(engine, "English")
+    (confirm,) = chat.send("delete")
+    assert "Reply YES" in confirm
+    assert chat.send("yes") == []  # the farewell goes out by itself, to where they wrote from
