@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from datetime import timedelta
 from dataclasses import dataclass, field
 
@@ -56,6 +57,9 @@ class Runtime:
             self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id)
         self._inbound = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.started = threading.Event()
 
     def _https(self) -> bool:
         return bool(self.settings.public_url and self.settings.public_url.startswith("https://"))
@@ -103,12 +107,22 @@ class Runtime:
         if "sms" not in self.channels or not self.settings.oncall_phone:
             log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
 
+    def unique_channels(self) -> list[Channel]:
+        """One adapter may serve several channel names (Twilio: sms and whatsapp)."""
+        return list({id(channel): channel for channel in self.channels.values()}.values())
+
+    def stop(self) -> None:
+        """Ask a running `run()` to finish; safe to call from another thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
     async def run(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        routes = [route for channel in self.channels.values() for route in channel.info.routes]
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(signum, self._stop.set)
+        channels = self.unique_channels()
+        routes = [route for channel in channels for route in channel.info.routes]
         server = make_server(build_app(routes), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
@@ -120,13 +134,14 @@ class Runtime:
         self.warn_about_configuration()
         started: list[Channel] = []
         try:
-            for channel in self.channels.values():
+            for channel in channels:
                 await channel.start(self.accept)
                 started.append(channel)
+            self.started.set()
             log.info("utvag is running on http://%s:%s", self.settings.http_host, self.settings.http_port)
-            done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait([*tasks, asyncio.create_task(self._stop.wait())], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task.exception() is not None and task in tasks:
+                if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
             server.should_exit = True

@@ -4,8 +4,10 @@ Delivery policy (at most once). Before a send, the row is marked `sending` and c
 `sent`. If the process dies between the two, nobody can know whether the provider delivered it:
 Telegram and Twilio accept no idempotency key. Sending again could tell a person the same thing
 twice or, worse, repeat a message someone else now reads on their phone, so such a row is never
-resent: after `STALE_AFTER` it becomes `uncertain` and staff are told. Channels whose send is
-harmless to repeat (the web chat only shows a stored row) declare `idempotent_send` and are retried.
+resent: after `STALE_AFTER` it becomes `uncertain`. The same goes for a send that ends in an error
+we do not recognise. Only failures that say the provider did not take the message (rate limits,
+refused connections, 5xx) are retried. Channels whose send is harmless to repeat (the web chat only
+shows a stored row) declare `idempotent_send` and are retried after a crash too.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from itertools import groupby
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError
+from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.clock import Clock
 from handlers.turn import Option
 from storage.models import ChannelIdentity, Contact, Message, OutboxItem
@@ -141,10 +143,14 @@ class Dispatcher:
         except PermanentSendError as exc:
             await asyncio.to_thread(self._give_up, item.id, str(exc))
             return True
-        except Exception as exc:  # an unknown failure is treated as transient, and logged
-            log.exception("send failed on outbox item %s", item.id)
-            await asyncio.to_thread(self._retry_later, item.id, type(exc).__name__, None)
-            return False
+        except UncertainSendError as exc:
+            await asyncio.to_thread(self._give_up, item.id, str(exc), "uncertain")
+            return True
+        except Exception as exc:
+            # Unknown: the provider may well have delivered it (a reply we could not parse, say). At most once.
+            log.exception("send of outbox item %s ended in an unexpected error; not resending", item.id)
+            await asyncio.to_thread(self._give_up, item.id, f"unexpected {type(exc).__name__}", "uncertain")
+            return True
         await asyncio.to_thread(self._mark_sent, item.id, provider_id)
         return True
 
@@ -205,11 +211,9 @@ class Dispatcher:
             item.status, item.error = "pending", reason[:200]
             item.next_attempt_at = self.clock.now() + timedelta(seconds=self.policy.delay(item.attempts, retry_after))
 
-    def _give_up(self, item_id: int, reason: str) -> None:
+    def _give_up(self, item_id: int, reason: str, status: str = "failed") -> None:
         with self.sessions.begin() as session:
-            session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id).values(status="failed", error=reason[:200])
-            )
+            session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(status=status, error=reason[:200]))
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
         log.warning("outbox item %s cannot be delivered: %s", item_id, reason)
 

@@ -57,6 +57,10 @@ class PermanentSendError(Exception):
     """Will never succeed (blocked by the person, unknown chat, opted out)."""
 
 
+class UncertainSendError(Exception):
+    """The provider may or may not have taken it (a timeout after the request went out): never resent."""
+
+
 @dataclass
 class ChannelInfo:
     # True when sending twice is harmless (the web chat only shows a stored message), so a send

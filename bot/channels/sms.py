@@ -11,8 +11,7 @@ MAX_BODY = 1600  # Twilio refuses longer bodies with error 21617
 # GSM 03.38 basic character set (without the escape character itself).
 # https://www.twilio.com/docs/glossary/what-is-gsm-7-character-encoding
 GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 # The extension table: each is sent as ESC + character, so it takes two septets.
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")

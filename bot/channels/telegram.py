@@ -28,11 +28,19 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
+from bot.channels.base import (
+    Accept,
+    ChannelInfo,
+    InboundMessage,
+    Outbound,
+    PermanentSendError,
+    TransientSendError,
+    UncertainSendError,
+)
 from handlers.desk import StaffAction
 from handlers.turn import Inbound
 
@@ -157,6 +165,8 @@ class TelegramChannel:
             raise PermanentSendError(f"rejected by Telegram: {exc.message[:80]}") from exc
         except InvalidToken as exc:
             raise TransientSendError("Telegram refused the token") from exc
+        except TimedOut as exc:
+            raise UncertainSendError("timed out waiting for Telegram") from exc
         except NetworkError as exc:
             raise TransientSendError(f"network: {type(exc).__name__}") from exc
         return str(sent.message_id)

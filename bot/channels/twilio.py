@@ -275,7 +275,7 @@ class TwilioChannel:
         return params
 
     def _flood_id(self, address: str) -> str:
-        number = address[len(WHATSAPP):] if address.startswith(WHATSAPP) else address
+        number = address[len(WHATSAPP) :] if address.startswith(WHATSAPP) else address
         return hashlib.blake2b(number.strip().encode(), key=self._flood_key, digest_size=16).hexdigest()
 
     # -- outbound ------------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ class TwilioChannel:
         sender = self.whatsapp_from if whatsapp else self.sms_from
         if not sender:
             raise PermanentSendError(f"no Twilio sender configured for {message.channel}")
-        address = message.address[len(WHATSAPP):] if message.address.startswith(WHATSAPP) else message.address
+        address = message.address[len(WHATSAPP) :] if message.address.startswith(WHATSAPP) else message.address
         try:
             address = canonical_address(message.channel, address)
         except ValueError:
@@ -375,7 +375,7 @@ def parse_inbound(params: Mapping[str, str]) -> InboundMessage | None:
     sender = (params.get("From") or "").strip()
     if not sid or not sender:
         return None
-    channel, address = ("whatsapp", sender[len(WHATSAPP):]) if sender.startswith(WHATSAPP) else ("sms", sender)
+    channel, address = ("whatsapp", sender[len(WHATSAPP) :]) if sender.startswith(WHATSAPP) else ("sms", sender)
     body = params.get("Body") or ""
     if not body.strip() and _int(params.get("NumMedia")) > 0:
         content = Inbound(kind="media", media="mms")

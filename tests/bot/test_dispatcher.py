@@ -191,3 +191,20 @@ async def test_nothing_is_sent_after_a_person_opts_out_but_the_confirmation_is(d
     await dispatcher.deliver_due(0)
     assert [message.text.split()[0] for message in channel.sent] == ["Hej!"]
     assert statuses(db) == ["sent", "cancelled", "cancelled"]
+
+
+async def test_a_timeout_after_the_request_went_out_is_never_resent(db, engine, dispatcher, channel):
+    from bot.channels.base import UncertainSendError
+
+    channel.failures.append(UncertainSendError("timed out"))
+    say(engine, "1011")
+    await dispatcher.deliver_due(0)
+    assert statuses(db) == ["uncertain"]
+    assert await dispatcher.deliver_due(0) == 0
+
+
+async def test_an_unexpected_error_is_not_resent_either(db, engine, dispatcher, channel):
+    channel.failures.append(KeyError("inline_keyboard"))
+    say(engine, "1012")
+    await dispatcher.deliver_due(0)
+    assert statuses(db) == ["uncertain"]

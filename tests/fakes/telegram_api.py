@@ -218,10 +218,12 @@ class FakeBotAPI:
         message.update(extra or {})
         return self._inject("message", self._stamp(message, message_id), update_id)
 
-    def inject_callback(self, chat_id: int, data: str, *, message_id: int | None = None) -> int:
+    def inject_callback(self, chat_id: int, data: str, *, message_id: int | None = None, from_user: int | None = None) -> int:
+        """A button press; in a group, `from_user` is who pressed it (default: the chat's own user)."""
         with self._lock:
             message = self._find_message(str(chat_id), message_id)
-        query = {"id": str(next(self._callback_ids)), "from": self._user(chat_id), "chat_instance": f"ci-{chat_id}",
+        presser = self._user(from_user if from_user is not None else chat_id)
+        query = {"id": str(next(self._callback_ids)), "from": presser, "chat_instance": f"ci-{chat_id}",
                  "data": data, "message": message}  # PTB cannot parse a callback_query without chat_instance
         return self._inject("callback_query", query, None)
 
@@ -519,7 +521,9 @@ class FakeBotAPI:
     def _send(self, name: str, p: JSON) -> JSON:
         chat = str(p.get("chat_id"))
         message: JSON = {"chat": self._chat(chat), "from": self.bot_user}
-        message |= {k: p[k] for k in ("text", "caption", "reply_markup") if p.get(k) is not None}
+        message |= {k: p[k] for k in ("text", "caption") if p.get(k) is not None}
+        if isinstance(p.get("reply_markup"), dict) and "inline_keyboard" in p["reply_markup"]:
+            message["reply_markup"] = p["reply_markup"]  # Telegram echoes inline keyboards only, never reply keyboards
         message = self._stamp(message, None)
         self._record(name, p, message["message_id"])
         return message

@@ -393,7 +393,7 @@ class FakeTwilioAPI:
         with self._lock:
             for public, local in self._proxies.items():
                 if url.startswith(public):
-                    return local + url[len(public):]
+                    return local + url[len(public) :]
         return url
 
 

@@ -1,0 +1,136 @@
+"""End to end through the real Telegram channel: a person, the staff group, and a clock the test moves."""
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage.staff import add_staff
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.live import STAFF_CHAT, LiveBot
+
+PERSON = 4242
+SARA, OMAR = 111, 222
+
+
+@pytest.fixture
+def live(tmp_path, keys, clock):
+    with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock) as bot:
+        with bot.runtime.sessions.begin() as session:
+            add_staff(session, name="Sara", role="lead", now=clock.now(), telegram_id=str(SARA), signoff="Sara")
+            add_staff(session, name="Omar", role="staff", now=clock.now(), telegram_id=str(OMAR))
+        yield bot
+
+
+def press(api: FakeBotAPI, chat: int, label: str, at_least: int) -> list[dict]:
+    """Wait for the bot's message with this button, press it, and return what the chat has had so far."""
+    sent = api.wait_for_sent(chat, at_least)
+    for message in reversed(sent):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if button["text"] == label:
+                    api.inject_callback(chat, button["callback_data"], message_id=message["message_id"])
+                    return sent
+    raise AssertionError(f"no button {label!r} in {[m['text'][:40] for m in sent]}")
+
+
+def test_an_application_on_telegram_reaches_staff_who_claim_and_answer(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    press(api, PERSON, "Ansök om stöd", 4)
+    press(api, PERSON, "Mig själv", 5)
+    press(api, PERSON, "Ja", 6)
+    press(api, PERSON, "Skulder", 7)
+    press(api, PERSON, "Klar", 8)
+    press(api, PERSON, "Skicka", 9)
+    received = api.wait_for_sent(PERSON, 10)[-1]["text"]
+    assert received.startswith("Tack. Din ansökan är mottagen.")
+    (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+    assert alert["text"].startswith("Ny ansökan K-") and str(PERSON) not in alert["text"]
+    code = alert["text"].split()[2].rstrip(":")
+    api.inject_callback(STAFF_CHAT, f"claim:{code}", message_id=alert["message_id"], from_user=SARA)
+    api.wait_for(lambda fake: any(m["text"] == f"Sara tog {code}." for m in fake.sent(STAFF_CHAT)))
+    api.inject_group_message(STAFF_CHAT, SARA, "Hej! Vi kan ses på torsdag kl 14.", reply_to_message_id=alert["message_id"])
+    answer = api.wait_for_sent(PERSON, 11)[-1]["text"]
+    assert answer == "Hej! Vi kan ses på torsdag kl 14.\n- Sara, SIG"
+    api.inject_message(PERSON, "Det passar bra")
+    api.wait_for(lambda fake: any("skriver" in m["text"] and "Det passar bra" in m["text"] for m in fake.sent(STAFF_CHAT)))
+
+
+def test_danger_mid_intake_alerts_at_once_and_escalates_until_acknowledged(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    press(api, PERSON, "Ansök om stöd", 4)
+    api.wait_for_sent(PERSON, 5)
+    api.inject_message(PERSON, "de hotar att döda mig")
+    danger = api.wait_for_sent(PERSON, 7)
+    assert danger[5]["text"].startswith("Är du i fara just nu? Ring 112.")
+    (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+    assert alert["text"].startswith("AKUT K-")
+    code = alert["text"].split()[1].rstrip(":")
+    assert live.tick(minutes=6)["escalated"] == 1
+    api.wait_for_sent(STAFF_CHAT, 2)
+    assert api.sent(STAFF_CHAT)[1]["text"].startswith(f"AKUT {code} har väntat utan svar")
+    api.inject_callback(STAFF_CHAT, f"ack:{code}", message_id=alert["message_id"], from_user=OMAR)
+    api.wait_for(lambda fake: any(m["text"] == f"Omar tar det akuta ärendet {code}." for m in fake.sent(STAFF_CHAT)))
+    assert live.tick(minutes=30)["escalated"] == 0
+    press(api, PERSON, "Mig själv", 7)  # the person carries on with the intake
+    assert api.wait_for_sent(PERSON, 8)[-1]["text"].startswith("Är du 18-29 år")
+
+
+def test_two_staff_pressing_claim_at_once_one_wins(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    api.wait_for_sent(PERSON, 4)
+    api.inject_message(PERSON, "fråga")
+    api.wait_for_sent(PERSON, 5)
+    api.inject_message(PERSON, "Hur lång tid tar det?")
+    (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+    code = alert["text"].split()[2].rstrip(":")
+    api.inject_callback(STAFF_CHAT, f"claim:{code}", message_id=alert["message_id"], from_user=SARA)
+    api.inject_callback(STAFF_CHAT, f"claim:{code}", message_id=alert["message_id"], from_user=OMAR)
+    api.wait_for(lambda fake: any("redan taget" in m["text"] for m in fake.sent(STAFF_CHAT)))
+    texts = [m["text"] for m in api.sent(STAFF_CHAT)]
+    assert sum(t.endswith(f"tog {code}.") for t in texts) == 1
+    assert sum("är redan taget av" in t for t in texts) == 1
+
+
+def test_someone_outside_the_team_is_refused_in_the_group(live):
+    live.api.inject_group_message(STAFF_CHAT, 999, "/ko")
+    (refusal,) = live.api.wait_for_sent(STAFF_CHAT, 1)
+    assert "inte registrerad som personal" in refusal["text"]
+
+
+def test_a_call_request_with_the_share_button_then_a_reminder(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    press(api, PERSON, "Bli uppringd", 4)
+    press(api, PERSON, "tisdag 1 december kl. 13–15", 5)
+    share = api.wait_for_sent(PERSON, 6)[-1]
+    assert share["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    api.inject_contact(PERSON, "+46701234567")
+    assert api.wait_for_sent(PERSON, 7)[-1]["text"].startswith("Klart! Vi ringer dig tisdag 1 december kl. 13–15.")
+    (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+    assert "46701234567" not in alert["text"]
+    code = alert["text"].split()[3].rstrip(":")
+    api.inject_group_message(STAFF_CHAT, SARA, "/nasta")
+    api.wait_for(lambda fake: any(m["text"] == f"Sara tog {code}." for m in fake.sent(STAFF_CHAT)))
+    assert live.tick(minutes=106)["reminded"] == 1
+    api.wait_for(lambda fake: any(m["text"].startswith(f"Påminnelse: Sara ska ringa {code}") for m in fake.sent(STAFF_CHAT)))
+
+
+def test_erase_over_telegram_leaves_no_contact(live, tmp_path):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    api.wait_for_sent(PERSON, 4)
+    api.inject_message(PERSON, "RADERA")
+    press(api, PERSON, "JA, radera", 5)
+    assert api.wait_for_sent(PERSON, 6)[-1]["text"].startswith("Klart. Allt om dig är raderat.")
+    database = create_engine(f"sqlite:///{tmp_path}/live.db")
+    with database.connect() as connection:
+        assert connection.scalar(text("select count(*) from contacts")) == 0
+        assert connection.scalar(text("select count(*) from messages")) == 0
+    database.dispose()
