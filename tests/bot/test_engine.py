@@ -38,7 +38,7 @@ def test_the_chosen_language_is_stored_and_used(db, engine):
     engine.accept(text("5550002", "/start", "1"))
     accepted = engine.accept(InboundMessage("telegram", "2", "5550002", Inbound(kind="choice", choice="lang:en")))
     engine.process_pending()
-    greeting, intro, privacy = replies(db, accepted.contact_id)
+    greeting, intro, privacy, menu = replies(db, accepted.contact_id)
     assert intro.startswith("We help you")
     assert "DELETE" in privacy
     with db.sessions() as session:
@@ -76,7 +76,7 @@ def test_one_contacts_messages_are_handled_in_order(db, engine):
         accepted = engine.accept(text("5550005", body, f"o{n}"))
     engine.process_pending()
     bodies = replies(db, accepted.contact_id)
-    assert [body.split()[0] for body in bodies] == ["Hej!", "We", "What", "Hi!", "Vi", "Det"]
+    assert [body.split()[0] for body in bodies] == ["Hej!", "We", "What", "What", "Hi!", "Vi", "Det", "Vad"]
 
 
 def test_a_failing_handler_gets_an_apology_and_never_a_silence(db, engine, monkeypatch):
