@@ -6,16 +6,18 @@ import asyncio
 import logging
 import signal
 import threading
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.channels.base import Accepted, Channel, InboundMessage
 from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio import TwilioChannel
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, SystemClock
+from bot.dashboard.web import Dashboard
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import build_app, make_server
 from handlers.catalogue import Catalogue
@@ -55,6 +57,8 @@ class Runtime:
                 sms_from=settings.twilio_from, whatsapp_from=settings.twilio_whatsapp_from, now=self.clock.now,
             )  # fmt: skip
             self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
+        self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
+                                   oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id)
         self._inbound = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -90,22 +94,15 @@ class Runtime:
             except TimeoutError:
                 pass
 
-    async def timers_forever(self, every_seconds: float = 20.0) -> None:
-        escalate_after = timedelta(minutes=self.settings.escalate_minutes)
-        while True:
-            try:
-                done = await asyncio.to_thread(self.engine.run_timers, escalate_after, self.settings.oncall_phone)
-                if any(done.values()):
-                    self.dispatcher.wake.set()
-            except Exception:
-                log.exception("timers failed; retrying")
-            await asyncio.sleep(every_seconds)
-
     def warn_about_configuration(self) -> None:
         if self.settings.staff_chat_id is None or "telegram" not in self.channels:
             log.warning("UTVAG_STAFF_CHAT_ID or UTVAG_TELEGRAM_TOKEN is not set: staff alerts are not delivered")
         if "sms" not in self.channels or not self.settings.oncall_phone:
             log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
+
+    def wake_dispatcher(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.dispatcher.wake.set)
 
     def unique_channels(self) -> list[Channel]:
         """One adapter may serve several channel names (Twilio: sms and whatsapp)."""
@@ -123,14 +120,15 @@ class Runtime:
                 self._loop.add_signal_handler(signum, self._stop.set)
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
+        routes += Dashboard(self).routes  # the staff dashboard at /staff
         server = make_server(build_app(routes), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
             asyncio.create_task(self.dispatcher.run(lane=1), name="dispatch-bulk"),
             asyncio.create_task(server.serve(), name="web"),
-            asyncio.create_task(self.timers_forever(), name="timers"),
         ]
+        self.scheduler.start()
         self.warn_about_configuration()
         started: list[Channel] = []
         try:
@@ -151,5 +149,6 @@ class Runtime:
                 if task.get_name() != "web":
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.scheduler.shutdown()
             self.db.dispose()
             log.info("utvag stopped")

@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Accepted, InboundMessage
 from bot.clock import Clock
+from handlers import checkins, incident
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction, handle_staff
+from handlers.digest import post_digest
 from handlers.profile import Profile
+from handlers.retention import purge
 from handlers.router import respond
 from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
-from storage.models import Contact, Conversation, Message, ProcessedUpdate
+from storage.models import Contact, Conversation, JobRun, Message, ProcessedUpdate
 from storage.outbox import queue_to_contact
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,32 @@ class Engine:
         with self.sessions.begin() as session:
             return run_timers(session, self.catalogue, self.profile, self.clock.now(), escalate_after=escalate_after,
                               oncall_phone=oncall_phone)  # fmt: skip
+
+    def scheduled_work(self, escalate_after: timedelta, oncall_phone: str | None) -> dict[str, int]:
+        """Everything time brings: timers, due check-ins, outreach progress, the digest and the nightly purge."""
+        done = dict(self.run_timers(escalate_after, oncall_phone))
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            done.update({f"checkins_{key}": value for key, value in checkins.send_due(session, self.catalogue, self.profile, now).items()})
+        with self.sessions.begin() as session:
+            done["incident_reports"] = incident.report_progress(session, self.catalogue, now)
+        local = now.astimezone(self.profile.office_hours.zone)
+        if (8, 30) <= (local.hour, local.minute) < (12, 0) and self._once("digest", local.date().isoformat()):
+            with self.sessions.begin() as session:
+                done["digest"] = int(post_digest(session, self.catalogue, self.profile, now))
+        if local.hour >= 3 and self._once("purge", local.date().isoformat()):
+            with self.sessions.begin() as session:
+                done.update({f"purged_{key}": value for key, value in purge(session, self.profile, now).items()})
+        return done
+
+    def _once(self, job: str, period: str) -> bool:
+        """True for the first caller for this job and period, ever, in any process."""
+        with self.sessions.begin() as session:
+            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            return session.execute(
+                insert(JobRun).values(job=job, period=period, at=self.clock.now())
+                .on_conflict_do_nothing(index_elements=["job", "period"]).returning(JobRun.id)
+            ).scalar() is not None  # fmt: skip
 
     def process_pending(self, limit: int = 200) -> int:
         """Handle accepted messages in arrival order; returns how many were handled."""

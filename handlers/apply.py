@@ -14,6 +14,7 @@ NEEDS = ("housing", "income", "debts", "studies", "safety", "substances", "famil
 CONTACT_WAYS = (("contact:chat", "contact.chat"), ("contact:phone", "contact.phone"), ("contact:meet", "contact.meet"))
 ELIGIBLE = (("apply:yes", "apply.yes"), ("apply:under18", "apply.under_18"), ("apply:elsewhere", "apply.elsewhere"),
             ("apply:unsure", "apply.unsure"))  # fmt: skip
+SUMMARY_OPTIONS = (("apply:send", "apply.send"), ("apply:change", "apply.change_contact"), ("apply:restart", "apply.restart"))
 NUMBERS = re.compile(r"^\s*\d+(?:[\s,;.]+\d+)+\s*$")
 
 
@@ -89,8 +90,7 @@ def _needs_text(turn: Turn) -> str:
 def _summary(turn: Turn) -> None:
     who_key = "apply.who_other" if turn.data.get("relative") else "apply.who_me"
     contact = turn.text(f"contact.{turn.data.get('contact_way', 'chat')}")
-    turn.say("apply.summary", who=turn.text(who_key), needs=_needs_text(turn), contact=contact,
-             options=(("apply:send", "apply.send"), ("apply:change", "apply.change_contact"), ("apply:restart", "apply.restart")))  # fmt: skip
+    turn.say("apply.summary", who=turn.text(who_key), needs=_needs_text(turn), contact=contact, options=SUMMARY_OPTIONS)
     turn.goto("apply.summary")
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from handlers import checkins, incident, schedule
 from handlers.catalogue import Catalogue
 from handlers.profile import Profile
-from storage.models import Case, Contact, OutboxItem, Staff
+from storage.models import Case, CheckinSchedule, Contact, OutboxItem, Staff
 from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
@@ -94,6 +95,11 @@ def _command(desk: Desk, text: str) -> None:
             add_note(desk, case, after_code)
     elif command in ("/inskriv", "/enrol", "/enroll"):
         enrol(desk, case) if case else _unknown_case(desk, rest)
+    elif command in ("/incheckning", "/checkin"):
+        set_checkin(desk, case, after_code) if case else desk.post(desk.t("staff.checkin.usage", problem=""))
+    elif command in ("/incident", "/händelse"):
+        incident.preview(desk.session, desk.catalogue, desk.staff.id, rest.strip() or None, desk.now)
+        desk.audit("incident_preview", detail=f"area {rest.strip()[:40]}" if rest.strip() else "all participants")
     elif command in ("/avsluta", "/close"):
         if case is None:
             _unknown_case(desk, rest)
@@ -108,6 +114,10 @@ def _command(desk: Desk, text: str) -> None:
 def _button(desk: Desk, choice: str) -> None:
     verb, _, rest = choice.partition(":")
     code, _, argument = rest.partition(":")
+    if verb == "incident" and code.isdigit():
+        incident.decide(desk.session, desk.catalogue, int(code), argument == "confirm", desk.now)
+        desk.audit(f"incident_{'confirmed' if argument == 'confirm' else 'cancelled'}", detail=f"incident {code}")
+        return
     case = _case(desk.session, code)
     if case is None:
         _unknown_case(desk, code)
@@ -268,6 +278,44 @@ def add_note(desk: Desk, case: Case, note: str) -> None:
     case.updated_at = desk.now
     desk.audit("noted", case)
     desk.post(desk.t("staff.note_saved", code=case.code), case=case)
+
+
+# --- check-ins ------------------------------------------------------------------------------------------
+
+
+def set_checkin(desk: Desk, case: Case, words: str) -> None:
+    row = desk.session.scalar(select(CheckinSchedule).where(CheckinSchedule.case_id == case.id))
+    command = words.strip().lower()
+    if command in ("paus", "pausa", "pause", "stopp", "stop", "fortsätt", "resume") and row is None:
+        desk.post(desk.t("staff.checkin.none", code=case.code), case=case)
+        return
+    if command in ("paus", "pausa", "pause"):
+        row.state = "paused"
+        desk.post(desk.t("staff.checkin.paused", code=case.code), case=case)
+    elif command in ("stopp", "stop"):
+        row.state = "stopped"
+        desk.post(desk.t("staff.checkin.stopped", code=case.code), case=case)
+    elif command in ("fortsätt", "resume"):
+        row.state = "active"
+        row.next_due_at = schedule.next_due(json.loads(row.rule), desk.now, desk.profile)
+        desk.post(desk.t("staff.checkin.resumed", code=case.code, next=_when(desk, row.next_due_at)), case=case)
+    else:
+        if case.enrolled_at is None:
+            desk.post(desk.t("staff.checkin.not_participant", code=case.code), case=case)
+            return
+        try:
+            rule = schedule.parse_rule(words, desk.now, desk.profile)
+        except schedule.RuleError as exc:
+            desk.post(desk.t("staff.checkin.usage", problem=str(exc).capitalize() + "."), case=case)
+            return
+        row = checkins.set_schedule(desk.session, case, rule, desk.now, desk.profile)
+        desk.post(desk.t("staff.checkin.set", code=case.code, rule=schedule.describe(rule), next=_when(desk, row.next_due_at)), case=case)
+    desk.audit("checkin_schedule", case, detail=command[:60] if command in ("paus", "pausa", "pause", "stopp", "stop", "fortsätt",
+                                                                            "resume") else "set")  # fmt: skip
+
+
+def _when(desk: Desk, moment: datetime | None) -> str:
+    return moment.astimezone(desk.profile.office_hours.zone).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 # --- outcomes -------------------------------------------------------------------------------------------

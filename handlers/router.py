@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from handlers import about, apply, ask, call, danger, erase, inputs, keywords, menu, phone, relative, start
+from handlers import about, apply, ask, call, checkins, danger, erase, inputs, keywords, menu, phone, relative, start
 from handlers.desk import relay_from_client
 from handlers.turn import Turn
 from storage.cases import claimed_case_of
@@ -59,6 +59,7 @@ FLOWS: dict[str, Flow] = {
     "call.window": call.window,
     "phone": in_phone,
     "erase.confirm": erase.confirm,
+    "checkin": checkins.receive,
 }
 
 
@@ -80,6 +81,9 @@ def respond(turn: Turn) -> None:
         return
     if turn.words in menu.MENU_WORDS:
         menu.show(turn)
+        return
+    if turn.state == "checkin":
+        checkins.receive(turn)  # an answer to a check-in, whoever has the case
         return
     claimed = claimed_case_of(turn.session, turn.contact.id)
     if claimed is not None and turn.inbound.kind == "text" and not turn.choice and turn.inbound.text.strip():

@@ -29,10 +29,12 @@ def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: da
         if case.kind == "call" and case.due_at:
             if case.state == "claimed" and case.due_at - REMIND_BEFORE <= now < case.due_at and _set(session, case, Case.reminded_at, now):
                 holder = session.get(Staff, case.assigned_staff_id)
-                _post(session, catalogue, case, now, "staff.timer.remind", name=holder.name if holder else "-", when=_local(profile, case.due_at))
+                name = holder.name if holder else "-"
+                _post(session, catalogue, case, now, "staff.timer.remind", name=name, when=_local(profile, case.due_at))
                 done["reminded"] += 1
             if case.state == "open" and now >= case.due_at and _set(session, case, Case.realerted_at, now):
-                _post(session, catalogue, case, now, "staff.timer.realert", options=[(f"claim:{case.code}", catalogue.text("sv", "staff.claim"))])
+                claim = [(f"claim:{case.code}", catalogue.text("sv", "staff.claim"))]
+                _post(session, catalogue, case, now, "staff.timer.realert", options=claim)
                 done["realerted"] += 1
         elif case.due_at and not _kept(case):
             span = case.due_at - case.created_at

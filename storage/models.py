@@ -136,8 +136,34 @@ class Staff(Base):
     phone: Mapped[str | None] = mapped_column(EncryptedText())
     language: Mapped[str] = mapped_column(String(2), default="sv")
     signoff: Mapped[str | None] = mapped_column(String(40))  # a first name to sign relayed answers with, if they chose one
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id, for the web dashboard; None: no dashboard login
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StaffSession(Base):
+    """A dashboard login: only the SHA-256 of the cookie's random token is stored, so a copy of the table opens nothing."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flash: Mapped[str | None] = mapped_column(EncryptedText())  # one message for the next page, then cleared
+
+
+class LoginFailure(Base):
+    """A failed dashboard login, under a keyed hash of the name or address tried: for rate limiting only."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class OutboxItem(Base):
@@ -153,6 +179,8 @@ class OutboxItem(Base):
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)  # what a staff post is about
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str | None] = mapped_column(String(16))  # checkin, incident: what a bulk message was, for its answers
     target: Mapped[str] = mapped_column(String(16), default="contact")  # contact, staff_group, staff
     payload: Mapped[str | None] = mapped_column(EncryptedText())  # JSON for deliveries with no transcript row
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, sending, sent, failed, uncertain
@@ -189,4 +217,51 @@ class ProcessedUpdate(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))
     provider_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckinSchedule(Base):
+    """When a participant gets their check-in: a rule in local wall-clock time and the next due moment in UTC."""
+
+    __tablename__ = "checkin_schedules"
+    __table_args__ = (Index("ix_checkin_due", "state", "next_due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    rule: Mapped[str] = mapped_column(String(200))  # JSON: {"kind": "weekly", "weekday": 0, "time": "10:00", "every": 1, "anchor": "…"}
+    state: Mapped[str] = mapped_column(String(12), default="active")  # active, paused, stopped, done
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
+    silence_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Incident(Base):
+    """An outreach after a violent event: who asked, which area, and how it is going (counts only)."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    area: Mapped[str | None] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft, sending, done, cancelled
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    reported: Mapped[str | None] = mapped_column(String(80))  # the counts last posted, so progress is posted on change only
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class JobRun(Base):
+    """A periodic job's run for one period (a day's digest): the unique key makes it happen once."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_run"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,8 +13,8 @@ import hmac
 import logging
 import re
 import time
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 

@@ -3,7 +3,6 @@ import json
 from sqlalchemy import select
 
 from storage.models import Case
-from tests.handlers.conversation import Chat
 from tests.handlers.test_ask import started
 
 

@@ -1,6 +1,7 @@
 """Timers with a controllable clock: call reminders and re-alerts, promise warnings, escalation."""
 
 import json
+
 import pytest
 from sqlalchemy import select
 

@@ -429,6 +429,7 @@ def test_an_sms_is_greeted_and_delivery_is_tracked(live_api, utvag, tmp_path):
     late = live_api.post_status(f"{utvag.url}/twilio/status", message_sid=greeting["sid"], status="sent", public_url=PUBLIC)
     assert late.status_code == 204
     assert query(tmp_path, "select delivery_status from outbox") == [("delivered",)]  # never backwards
+    assert "701234567" not in utvag.logs() and "hej" not in utvag.logs().lower()
 
 
 def test_forgeries_are_refused_and_repeats_stored_once(live_api, utvag, tmp_path):
@@ -467,5 +468,6 @@ def test_an_unsubscribed_recipient_is_stopped_and_sent_nothing_more(live_api, ut
     deadline = time.monotonic() + 10
     while query(tmp_path, "select count(*) from outbox where status = 'cancelled'") == [(0,)] and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert query(tmp_path, "select count(*) from outbox where status = 'cancelled'") != [(0,)]
     assert live_api.sent(PERSON) == [] and len(live_api.calls()) == 1
     assert query(tmp_path, "select status from outbox order by id")[0] == ("failed",)

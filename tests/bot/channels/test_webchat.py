@@ -40,7 +40,8 @@ def test_a_visitor_is_greeted_and_answered_in_the_chosen_language(server):
         assert [option["label"] for option in greeting["options"]] == ["Svenska", "English"]
         answer = send(client, choice="lang:en", text="English")
         assert answer.status_code == 202
-        mine, intro, privacy = poll(client, after=greeting["id"], want=3)
+        mine, intro, *rest = poll(client, after=greeting["id"], want=4)  # then privacy, maybe office hours, the menu
+        assert rest[-1]["text"].startswith("What would you like to do?")
         assert mine == {"id": answer.json()["id"], "from": "me", "text": "English", "options": []}
         assert intro["text"].startswith("We help you")
 

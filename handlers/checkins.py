@@ -1,0 +1,141 @@
+"""Check-ins: staff set them per participant; due ones go out once, in the bulk lane; answers reach staff."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from handlers import schedule
+from handlers.calendar import is_quiet
+from handlers.catalogue import Catalogue
+from handlers.profile import Profile
+from handlers.turn import Turn
+from storage.cases import open_case, open_case_of
+from storage.models import Case, CheckinSchedule, Contact, Conversation, Incident
+from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
+
+ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
+GRACE = timedelta(hours=6)
+SILENCE_AFTER = 2
+
+
+def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profile: Profile) -> CheckinSchedule:
+    """Editing replaces: one schedule per case, its next moment computed afresh."""
+    existing = session.scalar(select(CheckinSchedule).where(CheckinSchedule.case_id == case.id))
+    if existing is None:
+        existing = CheckinSchedule(case_id=case.id, created_at=now, unanswered=0, silence_alerted=False)
+        session.add(existing)
+    existing.rule, existing.state, existing.updated_at = json.dumps(rule), "active", now
+    existing.next_due_at = schedule.next_due(rule, now, profile)
+    session.flush()
+    return existing
+
+
+def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, grace: timedelta = GRACE) -> dict[str, int]:
+    """Send what is due, each exactly once: the schedule row moves on in the same transaction as the message."""
+    done = {"sent": 0, "skipped": 0, "waiting": 0}
+    due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == "active", CheckinSchedule.next_due_at <= now)
+                          .order_by(CheckinSchedule.next_due_at).limit(500)).all()  # fmt: skip
+    quiet = is_quiet(profile, now)
+    for row in due:
+        late = now - row.next_due_at
+        if late <= grace and quiet:
+            done["waiting"] += 1  # the quiet hours were changed under it: wait for their end
+            continue
+        rule = json.loads(row.rule)
+        following = schedule.next_due(rule, now, profile)
+        moved = session.execute(
+            update(CheckinSchedule).where(CheckinSchedule.id == row.id, CheckinSchedule.next_due_at == row.next_due_at)
+            .values(next_due_at=following, state="active" if following else "done", updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if moved != 1:
+            continue  # another process has it
+        if late > grace:
+            done["skipped"] += 1  # down for too long: a check-in hours late helps nobody
+            continue
+        case = session.get(Case, row.case_id)
+        if case is None or case.contact_id is None or case.state == "closed":
+            session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state="stopped"))
+            continue
+        if _send(session, catalogue, case, now, "checkin.message", kind="checkin"):
+            _count_silence(session, catalogue, row, case, now)
+            done["sent"] += 1
+    return done
+
+
+def _send(session: Session, catalogue: Catalogue, case: Case, now: datetime, key: str, *, kind: str,
+          incident_id: int | None = None) -> bool:  # fmt: skip
+    contact = session.get(Contact, case.contact_id) if case.contact_id else None
+    reached = last_reached_on(session, case.contact_id) if case.contact_id else None
+    if contact is None or reached is None or contact.stopped_at is not None:
+        return False
+    language = contact.language or catalogue.default_language
+    options = [(choice, catalogue.text(language, label)) for choice, label in ANSWERS]
+    item = queue_to_contact(session, contact_id=contact.id, identity_id=reached[0], channel=reached[1], now=now,
+                            text=catalogue.text(language, key), options=options, lane=1)  # fmt: skip
+    item.kind, item.incident_id, item.case_id = kind, incident_id, case.id
+    conversation = session.get(Conversation, contact.id, with_for_update=True)
+    if conversation is not None:
+        data = json.loads(conversation.data or "{}")
+        data["_offered"] = [list(option) for option in options]
+        data["checkin_case"], data["checkin_kind"], data["incident_id"] = case.id, kind, incident_id
+        conversation.state, conversation.data, conversation.updated_at = "checkin", json.dumps(data), now
+    return True
+
+
+def _count_silence(session: Session, catalogue: Catalogue, row: CheckinSchedule, case: Case, now: datetime) -> None:
+    previous_unanswered = row.last_sent_at is not None and (row.last_answer_at is None or row.last_answer_at < row.last_sent_at)
+    row.unanswered = (row.unanswered or 0) + 1 if previous_unanswered else 0
+    row.last_sent_at = now
+    if row.unanswered >= SILENCE_AFTER and not row.silence_alerted:
+        row.silence_alerted = True
+        queue_to_staff(session, text=catalogue.text("sv", "staff.checkin.silence", code=case.code, count=row.unanswered),
+                       now=now, case_id=case.id, contact_id=case.contact_id)  # fmt: skip
+
+
+def receive(turn: Turn) -> None:
+    """An answer to a check-in or to incident outreach."""
+    case = turn.session.get(Case, turn.data.get("checkin_case")) if turn.data.get("checkin_case") else None
+    kind = turn.data.get("checkin_kind", "checkin")
+    row = turn.session.scalar(select(CheckinSchedule).where(CheckinSchedule.case_id == case.id)) if case else None
+    if row is not None:
+        row.last_answer_at, row.unanswered, row.silence_alerted = turn.now, 0, False
+    if kind == "incident" and turn.data.get("incident_id"):
+        turn.session.execute(update(Incident).where(Incident.id == turn.data["incident_id"]).values(answered=Incident.answered + 1))
+    needs_person = turn.choice == "checkin:talk" or (not turn.choice and turn.inbound.text.strip() != "")
+    if kind == "incident":
+        needs_person = turn.words not in ("nej", "no", "2", "nej tack", "no thanks") and turn.choice not in ("checkin:good",)
+    if needs_person and case is not None:
+        key = "staff.checkin.incident_answer" if kind == "incident" else "staff.checkin.answer"
+        text = turn.inbound.text.strip() if not turn.choice else turn.text("checkin.talk")
+        if kind == "incident":
+            case.urgent = True  # prioritised: before ordinary work in the queue
+            case.updated_at = turn.now
+        queue_to_staff(turn.session, text=turn.catalogue.text("sv", key, code=case.code, text=text[:500]), now=turn.now,
+                       case_id=case.id, contact_id=case.contact_id,
+                       options=[(f"claim:{case.code}", turn.catalogue.text("sv", "staff.claim"))])  # fmt: skip
+        turn.say("checkin.will_contact")
+    else:
+        turn.say("checkin.thanks")
+    for key in ("checkin_case", "checkin_kind", "incident_id"):
+        turn.data.pop(key, None)
+    turn.goto("menu")
+
+
+def participants(session: Session, area: str | None = None) -> list[Case]:
+    """Enrolled, not closed, reachable: who incident outreach goes to (optionally those in an area)."""
+    cases = session.scalars(select(Case).where(Case.enrolled_at.is_not(None), Case.state != "closed",
+                                               Case.contact_id.is_not(None))).all()  # fmt: skip
+    if area:
+        wanted = area.strip().lower()
+        cases = [case for case in cases if json.loads(case.details or "{}").get("area", "").lower() == wanted]
+    return list(cases)
+
+
+def outreach_case(session: Session, contact_id: str, now: datetime) -> Case:
+    case = open_case_of(session, contact_id)
+    return case or open_case(session, contact_id=contact_id, kind="checkin", now=now)
