@@ -13,6 +13,7 @@ from handlers.profile import ProfileError
 from storage.crypto import new_pseudonym_key, new_secret_key
 
 DEMO_KEYS = VAR / "demo-keys.env"
+DEMO_STAFF = VAR / "demo-staff.txt"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="run everything configured")
     demo = commands.add_parser("demo", help="run with no tokens: web chat on 127.0.0.1, SQLite, generated keys")
     demo.add_argument("--port", type=int, default=None)
+    demo.add_argument("--sample-data", action="store_true", help="fill the queue with a few made-up cases, through the real engine")
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations")
     keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
@@ -34,11 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--phone", help="their phone, for on-call SMS")
     add.add_argument("--language", choices=("sv", "en"), default="sv")
     add.add_argument("--signoff", help="a first name to sign answers with (default: the unit only)")
+    add.add_argument("--password", action="store_true",
+                     help="set a dashboard password: asked for, or read from UTVAG_STAFF_PASSWORD in scripts")  # fmt: skip
     staff.add_parser("list", help="list staff")
     remove = staff.add_parser("remove", help="remove a staff member (takes effect on their next action)")
     remove.add_argument("who", help="name or id")
     audit = commands.add_parser("audit", help="the audit trail of a case (for the lead)")
     audit.add_argument("--case", required=True, help="the case code, for example K-7F3A")
+    qr = commands.add_parser("qr", help="QR codes (PNG and SVG) for posters: Telegram, SMS and web chat, tagged with a source")
+    qr.add_argument("--source", required=True, help="where the code hangs, 1-40 of A-Z a-z 0-9 _ - (for example fritidsgarden)")
+    qr.add_argument("--out", type=Path, default=Path("qr"), help="folder to write to (default: ./qr/)")
+    qr.add_argument("--telegram-username", help="the bot's Telegram username (default: UTVAG_TELEGRAM_USERNAME)")
+    qr.add_argument("--keyword", default=None, help="the SMS text the code fills in (default: HEJ)")
     triage = commands.add_parser("triage", help="read messages, one a line; print one JSON line each")
     triage.add_argument("source", help="- for standard input, or a file")
     args = parser.parse_args(argv)
@@ -64,8 +73,20 @@ def demo(args: argparse.Namespace) -> int:
     if args.port:
         overrides["http_port"] = args.port
     settings = load_settings(**overrides)
-    print(f"Utväg demo: open http://{settings.http_host}:{settings.http_port}/chat to chat (Ctrl+C stops).", flush=True)
-    return _serve(settings)
+    from bot.app import Runtime
+    from bot.dashboard.demo import add_sample_cases, demo_staff
+    from bot.logs import setup_logging
+
+    setup_logging()
+    runtime = Runtime(settings)
+    name, password = demo_staff(runtime.sessions, DEMO_STAFF, runtime.clock.now())
+    if args.sample_data:
+        print(f"Sample data: {add_sample_cases(runtime)} new messages from made-up visitors.", flush=True)
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    print(f"Utväg demo: open {base}/chat to chat (Ctrl+C stops).", flush=True)
+    print(f"Staff dashboard: {base}/staff  name: {name}  password: {password}  (kept in {DEMO_STAFF}, mode 0600)", flush=True)
+    asyncio.run(runtime.run())
+    return 0
 
 
 def _serve(settings: Settings) -> int:
@@ -151,6 +172,11 @@ def staff_command(args: argparse.Namespace) -> int:
 
     from storage.staff import active_staff, add_staff, audit, find_staff
 
+    password_hash = None
+    if args.staff_command == "add" and args.password:
+        password_hash = _password_hash()
+        if password_hash is None:
+            return 2
     sessions = _database()
     now = datetime.now(UTC)
     with sessions.begin() as session:
@@ -161,6 +187,7 @@ def staff_command(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"utvag: {exc}.", file=sys.stderr)
                 return 2
+            member.password_hash = password_hash
             audit(session, actor="cli", action="staff_added", now=now, detail=f"staff:{member.id} role {member.role}")
             print(f"Added {member.name} ({member.role}) as staff {member.id}.")
         elif args.staff_command == "list":
@@ -176,6 +203,46 @@ def staff_command(args: argparse.Namespace) -> int:
             member.removed_at = now
             audit(session, actor="cli", action="staff_removed", now=now, detail=f"staff:{member.id}")
             print(f"Removed {member.name}. Their next action in the staff group is refused.")
+    return 0
+
+
+def _password_hash() -> str | None:
+    """An argon2id hash of the password from UTVAG_STAFF_PASSWORD, or asked for twice; None (and a sentence) when unusable."""
+    from getpass import getpass
+
+    from bot.dashboard.auth import PasswordTooShort, hash_password
+
+    password = os.environ.get("UTVAG_STAFF_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            print("utvag: no password: set UTVAG_STAFF_PASSWORD, or run this in a terminal to be asked.", file=sys.stderr)
+            return None
+        password = getpass("Password for the dashboard: ")
+        if getpass("The same again: ") != password:
+            print("utvag: the two passwords differ; nothing was changed.", file=sys.stderr)
+            return None
+    try:
+        return hash_password(password)
+    except PasswordTooShort as exc:
+        print(f"utvag: {exc}; nothing was changed.", file=sys.stderr)
+        return None
+
+
+def qr_command(args: argparse.Namespace) -> int:
+    from bot.qr import DEFAULT_KEYWORD, QRError, plan, write
+
+    settings = load_settings()
+    username = args.telegram_username or os.environ.get("UTVAG_TELEGRAM_USERNAME")
+    try:
+        codes = plan(args.source, telegram_username=username, sms_number=settings.twilio_from, chat_base=settings.public_url,
+                     keyword=args.keyword or DEFAULT_KEYWORD)  # fmt: skip
+    except QRError as exc:
+        print(f"utvag: {exc}.", file=sys.stderr)
+        return 2
+    for path in write(args.source, codes.codes, args.out):
+        print(f"wrote {path}")
+    for reason in codes.skipped:
+        print(f"skipped {reason}")
     return 0
 
 
@@ -196,7 +263,8 @@ def audit_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"staff": staff_command, "audit": audit_command, "run": run, "demo": demo, "db": db_command, "keys": keys_command, "triage": triage_command}
+COMMANDS = {"staff": staff_command, "audit": audit_command, "run": run, "demo": demo, "db": db_command, "keys": keys_command,
+            "triage": triage_command, "qr": qr_command}  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

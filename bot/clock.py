@@ -26,3 +26,19 @@ class FrozenClock:
 
     def advance(self, **delta: float) -> None:
         self._now += timedelta(**delta)
+
+
+class SteppingClock:
+    """Real time passing from a chosen start, plus jumps when told: retries fall due, tests skip hours."""
+
+    def __init__(self, start: datetime) -> None:
+        import time
+
+        self._monotonic = time.monotonic
+        self._start, self._origin, self._offset = start, time.monotonic(), timedelta()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._monotonic() - self._origin) + self._offset
+
+    def advance(self, **delta: float) -> None:
+        self._offset += timedelta(**delta)

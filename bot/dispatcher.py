@@ -63,7 +63,8 @@ class Dispatcher:
         self.policy = policy
         self.staff_chat_id = staff_chat_id
         self.wake = asyncio.Event()
-        self._limit = asyncio.Semaphore(SEND_CONCURRENCY)
+        # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
+        self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
 
     async def run(self, lane: int, idle_seconds: float = 1.0) -> None:
         """Deliver one lane forever; lane 0 (replies, urgent alerts) never waits behind lane 1 (bulk)."""
@@ -119,7 +120,7 @@ class Dispatcher:
 
     async def _deliver_in_order(self, group: list[OutboxItem]) -> int:
         sent = 0
-        async with self._limit:
+        async with self._limits[group[0].lane]:
             for item in group:
                 if not await self._deliver(item):
                     break  # keep the order: later messages wait for this one

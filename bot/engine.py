@@ -131,10 +131,12 @@ class Engine:
             message = session.get(Message, message_id)
             if message is None or message.processed_at is not None:
                 return
-            # Locking the conversation row keeps one contact's messages in order across processes.
+            # Locking the conversation row keeps one contact's messages in order across processes; the message
+            # is read again under the lock, so two workers never both handle it.
             conversation = session.get(Conversation, message.contact_id, with_for_update=True)
+            session.refresh(message)
             contact = session.get(Contact, message.contact_id)
-            if conversation is None or contact is None:
+            if conversation is None or contact is None or message.processed_at is not None:
                 return
             earlier = session.scalar(
                 select(Message.id).where(Message.contact_id == message.contact_id, Message.processed_at.is_(None),

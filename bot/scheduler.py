@@ -43,7 +43,9 @@ class Scheduler:
         if self.aps.running:
             self.aps.shutdown(wait=False)
         if self._lock_connection is not None:
-            self._lock_connection.close()  # releases the advisory lock: another process takes over
+            # Closing the DBAPI connection (not just returning it to the pool) releases the advisory lock.
+            self._lock_connection.invalidate()
+            self._lock_connection.close()
             self._lock_connection = None
 
     async def tick(self) -> dict[str, int]:

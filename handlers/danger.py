@@ -25,7 +25,6 @@ def check(turn: Turn) -> Assessment | None:
         case.updated_at = turn.now
     alert_staff(turn.session, turn.catalogue, case, "danger", turn.now, summary=text)
     offered = turn.data.get("_offered", [])
-    turn.say("danger.reply")
-    turn.say("danger.more_numbers")
+    turn.offer(turn.text("danger.reply") + "\n" + turn.text("danger.more_numbers"))  # one message: nothing to wait for
     turn.data["_offered"] = offered  # the choices they were given still work when they carry on
     return assessment

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.clock import FrozenClock
+from bot.clock import FrozenClock, SteppingClock
 from bot.settings import load_settings
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.runner import free_port
@@ -18,13 +18,14 @@ STAFF_CHAT = -1001234
 
 class LiveBot:
     def __init__(self, tmp_path: Path, keys, api: FakeBotAPI, clock: FrozenClock, **settings: object) -> None:
-        self.api, self.clock = api, clock
+        # Real time runs on (so retries fall due) from the test's start; tick() jumps ahead.
+        self.api, self.clock = api, SteppingClock(clock.now())
         self.settings = load_settings(
             secret_keys=keys.secret, pseudonym_key=keys.pseudonym, database_url=f"sqlite:///{tmp_path}/live.db",
             telegram_token=api.token, telegram_api_url=api.base_url, telegram_poll_timeout=1, staff_chat_id=STAFF_CHAT,
             http_port=free_port(), **settings,
         )  # fmt: skip
-        self.runtime = Runtime(self.settings, clock)
+        self.runtime = Runtime(self.settings, self.clock)
         self.thread = threading.Thread(target=asyncio.run, args=(self.runtime.run(),), daemon=True)
 
     def __enter__(self) -> LiveBot:

@@ -13,6 +13,7 @@ import hmac
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,8 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio", "document", "location")
 SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 BULK_INTERVAL_PER_CHAT = 1.0  # Telegram: about one message a second to one private chat
+OVERALL_PER_SECOND = 30  # Telegram's limit for a bot, all chats together
+BULK_PER_SECOND = 28  # what bulk may use of it, so a reply always finds room
 
 
 class TelegramChannel:
@@ -82,6 +85,9 @@ class TelegramChannel:
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._last_bulk: dict[str, float] = {}
+        self._recent: deque[float] = deque()  # completion times of our sends in the last second
+        self._in_flight = 0
+        self._pace_lock = asyncio.Lock()
         path = urlparse(webhook_url).path if webhook_url else ""
         self.info = ChannelInfo(routes=[Route(path or "/telegram/webhook", self._webhook, methods=["POST"])] if webhook_url else [])
 
@@ -151,12 +157,9 @@ class TelegramChannel:
                 pass  # the spinner on the button stops by itself; the choice is already stored
 
     async def send(self, message: Outbound) -> str | None:
-        if message.lane == 1:
-            await self._pace_bulk(message.address)
+        await self._pace(message.address, message.lane)
         try:
-            sent = await self.bot.send_message(
-                chat_id=int(message.address), text=message.text, reply_markup=_markup(message)
-            )
+            sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
             raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
         except Forbidden as exc:
@@ -169,13 +172,34 @@ class TelegramChannel:
             raise UncertainSendError("timed out waiting for Telegram") from exc
         except NetworkError as exc:
             raise TransientSendError(f"network: {type(exc).__name__}") from exc
+        finally:
+            self._sent_one()
         return str(sent.message_id)
 
-    async def _pace_bulk(self, chat: str) -> None:
-        wait = self._last_bulk.get(chat, 0.0) + BULK_INTERVAL_PER_CHAT - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_bulk[chat] = time.monotonic()
+    async def _pace(self, chat: str, lane: int) -> None:
+        """Stay under Telegram's limits rather than meet its 429s. A send holds its place in the count from the
+        moment it is allowed until a second after it completes, so however the requests bunch up on the way,
+        no second at Telegram's end sees more than 30 of ours. Bulk may fill 28 (replies always find room)
+        and sends one a second to any one chat."""
+        while True:
+            async with self._pace_lock:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
+                chat_free = self._last_bulk.get(chat, 0.0) + BULK_INTERVAL_PER_CHAT if lane == 1 else now
+                if len(self._recent) + self._in_flight < allowed and chat_free <= now:
+                    self._in_flight += 1
+                    if lane == 1:
+                        self._last_bulk[chat] = now
+                    return
+                full = len(self._recent) + self._in_flight >= allowed
+                wait = max(chat_free - now, (self._recent[0] + 1.0 - now) if full and self._recent else 0.01)
+            await asyncio.sleep(max(wait, 0.005))
+
+    def _sent_one(self) -> None:
+        self._in_flight -= 1
+        self._recent.append(time.monotonic())
 
 
 def parse_staff_update(update: Update, staff_chat_id: int | None) -> StaffAction | None:

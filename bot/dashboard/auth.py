@@ -16,11 +16,12 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.crypto import active_keyring
 from storage.models import LoginFailure, Staff, StaffSession
+from storage.staff import audit
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,12 @@ def log_in(session: Session, name: str, password: str, address: str, now: dateti
     if _hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = _hasher.hash(password)
     session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    session.execute(delete(StaffSession).where(  # sessions nobody came back to
+        or_(StaffSession.last_seen_at < now - IDLE_TIMEOUT, StaffSession.created_at < now - ABSOLUTE_TIMEOUT)))  # fmt: skip
     token = secrets.token_urlsafe(32)  # 32 random bytes
     session.add(StaffSession(token_hash=token_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
                              created_at=now, last_seen_at=now))  # fmt: skip
+    audit(session, actor=f"staff:{staff.id}:{staff.name}", action="logged_in", now=now, detail="dashboard")
     log.info("dashboard login (staff %s)", staff.id)
     return LoginResult(token=token)
 
@@ -155,9 +159,14 @@ def current(session: Session, token: str | None, now: datetime, *, take_flash: b
     return Viewer(row.id, staff.id, staff.name, staff.role, row.csrf_token, flash)
 
 
-def log_out(session: Session, token: str | None) -> None:
-    if token:
-        session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash(token)))
+def log_out(session: Session, token: str | None, now: datetime | None = None) -> None:
+    row = session.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash(token))) if token else None
+    if row is None:
+        return
+    staff = session.get(Staff, row.staff_id)
+    session.delete(row)
+    if now is not None and staff is not None:
+        audit(session, actor=f"staff:{staff.id}:{staff.name}", action="logged_out", now=now, detail="dashboard")
 
 
 def end_sessions_of(session: Session, staff_id: int) -> int:

@@ -243,7 +243,7 @@ class Dashboard:
         return response
 
     async def logout(self, request: Request, _form: FormData, _viewer: Viewer) -> Response:
-        await self._db(auth.log_out, request.cookies.get(self.cookie))
+        await self._db(auth.log_out, request.cookies.get(self.cookie), self.clock.now())
         response = RedirectResponse("/staff/login?ute=1", status_code=303)
         self._forget(response, self.cookie)
         return response
@@ -504,9 +504,13 @@ async def _read_form(request: Request) -> FormData:
 
 
 def _same_origin(request: Request) -> bool:
+    """A first line against cross-site posts; SameSite=Strict and the CSRF token are the others."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:  # modern browsers say where a request comes from
+        return site == "same-origin"
     origin = request.headers.get("origin")
-    if origin is None:
-        return True  # some browsers send none on same-origin posts; SameSite=Strict and the CSRF token still guard the form
+    if origin in (None, "null"):  # Referrer-Policy: no-referrer makes a form post's Origin "null"
+        return True
     return origin.split("://", 1)[-1] == request.headers.get("host", "")
 
 

@@ -13,5 +13,5 @@ def test_once_a_worker_has_the_case_free_text_is_for_them_not_a_menu(engine):
     (ack,) = chat.send("Jag kan prata efter tre")
     assert ack == "Din kontaktperson har fått ditt meddelande."
     assert chat.send("och på fredag") == []  # acknowledged once a day, not every message
-    reply, _ = chat.send("de hotar att skjuta mig")
+    (reply,) = chat.send("de hotar att skjuta mig")
     assert "112" in reply  # danger detection still runs

@@ -8,10 +8,10 @@ def test_danger_in_the_middle_of_an_application_is_answered_at_once_and_the_inta
     chat = started(engine, title="Fara mitt i en ansökan")
     chat.press("Ansök om stöd")
     chat.press("Mig själv")
-    reply, numbers = chat.send("de står utanför min dörr och har en kniv")
+    (reply,) = chat.send("de står utanför min dörr och har en kniv")
     assert reply.startswith("Är du i fara just nu? Ring 112.")
-    assert "90101" in reply and "1177" in numbers and "114 14" in numbers
-    assert "sms" not in (reply + numbers).lower()  # never tell anyone to text 112
+    assert "90101" in reply and "1177" in reply and "114 14" in reply
+    assert "sms" not in reply.lower()  # never tell anyone to text 112
     with engine.sessions() as session:
         case = session.scalar(select(Case))
         assert case.urgent and case.kind == "danger"
@@ -43,5 +43,5 @@ def test_ordinary_swedish_is_not_danger(engine):
 def test_danger_is_answered_even_before_a_language_is_chosen(engine):
     chat = started(engine)
     chat.send("/start")
-    reply, _ = chat.send("I'm going to kill myself")
+    (reply,) = chat.send("I'm going to kill myself")
     assert "112" in reply

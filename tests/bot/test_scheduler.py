@@ -1,0 +1,133 @@
+"""The scheduler: one elected process on PostgreSQL, exactly-once sends, and outreach at Telegram's pace."""
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.channels.base import InboundMessage
+from bot.scheduler import Scheduler
+from handlers import checkins, schedule
+from handlers.profile import load_profile
+from handlers.turn import Inbound
+from storage.cases import open_case
+from storage.models import Case, Message, OutboxItem
+from storage.staff import add_staff
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.live import STAFF_CHAT, LiveBot
+
+
+def enrol_people(engine, count: int, channel: str = "telegram", start: int = 500_000, live: bool = False) -> list[int]:
+    """Participants as the engine makes them: each wrote once, then an enrolled application."""
+    addresses = []
+    for n in range(count):
+        address = start + n
+        engine.accept(InboundMessage(channel, f"seed-{address}", str(address), Inbound(kind="text", text="hej")))
+        addresses.append(address)
+    if live:  # the running engine handles them; wait for it
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.sessions() as session:
+                if not session.scalar(select(func.count()).select_from(Message).where(Message.processed_at.is_(None))):
+                    break
+            time.sleep(0.1)
+    else:
+        engine.process_pending(limit=count + 10)
+    with engine.sessions.begin() as session:
+        from storage.models import Contact
+
+        for contact_id in session.scalars(select(Contact.id)):
+            case = open_case(session, contact_id=contact_id, kind="application", now=engine.clock.now())
+            case.enrolled_at, case.state = engine.clock.now(), "claimed"
+    return addresses
+
+
+def scheduler_for(db, engine) -> Scheduler:
+    return Scheduler(engine, db.engine, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None)
+
+
+@pytest.mark.postgres
+def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, clock):
+    if db.kind != "postgresql":
+        pytest.skip("the election is PostgreSQL's advisory lock; SQLite runs one process")
+    enrol_people(engine, 5)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    one, two = scheduler_for(db, engine), scheduler_for(db, engine)
+    try:
+        assert one.elect() is True
+        assert two.elect() is False
+        clock.advance(hours=23)
+
+        async def both() -> list[dict]:
+            return await asyncio.gather(one.tick(), two.tick())
+
+        first, second = asyncio.run(both())
+        assert first.get("checkins_sent") == 5 and second == {}
+        one.shutdown()  # the leader goes away: the other takes over
+        assert two.elect() is True
+        assert asyncio.run(two.tick()).get("checkins_sent") == 0  # nothing is sent twice
+    finally:
+        one.shutdown()
+        two.shutdown()
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 5
+
+
+def test_even_two_processes_that_both_act_send_each_check_in_once(db, engine, clock):
+    enrol_people(engine, 20)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    clock.advance(hours=23)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: engine.scheduled_work(timedelta(minutes=5), None), range(2)))
+    assert sum(result["checkins_sent"] for result in results) == 20
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 20
+
+
+def test_the_digest_is_posted_once_on_a_working_morning(db, engine, clock):
+    from datetime import UTC, datetime
+
+    clock._now = datetime(2026, 12, 1, 7, 31, tzinfo=UTC)  # 08:31 in Stockholm, a Tuesday
+    assert engine.scheduled_work(timedelta(minutes=5), None)["digest"] == 1
+    assert "digest" not in engine.scheduled_work(timedelta(minutes=5), None)
+    with db.sessions() as session:
+        posts = [json.loads(item.payload)["text"] for item in session.scalars(select(OutboxItem).where(OutboxItem.target == "staff_group"))]
+    assert posts[0].startswith("God morgon!")
+
+
+def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_path, keys, clock):
+    with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock) as bot:
+        with bot.runtime.sessions.begin() as session:
+            add_staff(session, name="Sara", role="lead", now=clock.now(), telegram_id="111")
+        people = enrol_people(bot.runtime.engine, 500, live=True)
+        bot.runtime.wake_dispatcher()
+        api.wait_for(lambda fake: len(fake.sent()) >= 500, timeout=60)  # their greetings, before the limit is enforced
+        api.rate_limit(30, per_chat_per_second=1)
+        api.inject_group_message(STAFF_CHAT, 111, "/incident")
+        (preview,) = api.wait_for_sent(STAFF_CHAT, 1)
+        assert preview["text"].startswith("Incidentutskick till 500 deltagare.")
+        confirm = preview["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        api.inject_callback(STAFF_CHAT, confirm, message_id=preview["message_id"], from_user=111)
+        api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 50, timeout=30)
+        # while it drains, a person in danger is answered at once, ahead of the hundreds still waiting
+        api.inject_message(people[-1], "de hotar att skjuta mig")
+        api.wait_for(lambda fake: any("112" in (m["text"] or "") for m in fake.sent(people[-1])), timeout=20)
+        assert sum("tänker på dig" in m["text"] for m in api.sent()) < 500
+        api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 500, timeout=90)
+        api.inject_message(people[0], "JA")
+        api.wait_for(lambda fake: any(m["text"].startswith("PRIORITERAT") for m in fake.sent(STAFF_CHAT)), timeout=20)
+        refused = [(call["params"].get("chat_id"), call["params"].get("text", "")[:20]) for call in api.calls("sendMessage") if call["status"] == 429]
+        assert api.too_many == 0, refused[:20]
+        per_person = [len([m for m in api.sent(person) if "tänker på dig" in m["text"]]) for person in people]
+        assert set(per_person) == {1}
