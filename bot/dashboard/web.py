@@ -30,9 +30,10 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from bot.dashboard import auth
+from bot.dashboard.actions import CASE_ACTIONS, WebDesk
 from bot.dashboard.auth import Viewer
 from handlers import desk as desks
-from handlers.desk import OUTCOMES, Desk, humanise
+from handlers.desk import OUTCOMES, humanise
 from storage.models import Case, Message, OutboxItem, Staff
 from storage.report import report, report_rows
 from storage.staff import active_staff, add_staff, audit
@@ -51,7 +52,6 @@ HEADERS = {
 }
 CODE = re.compile(r"^K-[0-9A-Z]{4,6}$")
 MAX_FORM = 64 * 1024
-MAX_REPLY = 2000
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 KIND_LABELS = {"question": "Fråga", "application": "Ansökan", "call": "Samtal", "danger": "Fara", "checkin": "Incheckning"}
 STATE_LABELS = {"open": "Öppet", "claimed": "Taget", "closed": "Avslutat"}
@@ -81,18 +81,6 @@ class Refusal(Exception):
     def __init__(self, status: int, title: str, sentence: str) -> None:
         super().__init__(title)
         self.status, self.title, self.sentence = status, title, sentence
-
-
-class WebDesk(Desk):
-    """The desk of the staff group, keeping what it posts so the dashboard can show it as well."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.said: list[str] = []
-
-    def post(self, text: str, options: list[tuple[str, str]] | None = None, case: Case | None = None) -> None:
-        self.said.append(text)
-        super().post(text, options, case)
 
 
 class Dashboard:
@@ -394,81 +382,6 @@ class Dashboard:
 
         await self._db(work)
         return RedirectResponse("/staff/team", status_code=303)
-
-
-# --- case actions: each one a call into handlers.desk; a returned sentence means nothing was done ------------
-
-
-def _claim(desk: WebDesk, case: Case, _form: FormData) -> str | None:
-    desks.claim(desk, case)
-    return None
-
-
-def _release(desk: WebDesk, case: Case, _form: FormData) -> str | None:
-    desks.release(desk, case)
-    return None
-
-
-def _reply(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    text = (form.get("text") or "").strip()
-    if not text:
-        return "Skriv ett svar först."
-    if len(text) > MAX_REPLY:
-        return f"Svaret är för långt: högst {MAX_REPLY} tecken. Dela upp det."
-    desks.relay(desk, case, text)
-    return None
-
-
-def _note(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    text = (form.get("text") or "").strip()
-    if not text:
-        return "Skriv en anteckning först."
-    desks.add_note(desk, case, text[:MAX_REPLY])
-    return None
-
-
-def _enrol(desk: WebDesk, case: Case, _form: FormData) -> str | None:
-    if case.enrolled_at is not None:
-        return f"{case.code} är redan deltagare."
-    desks.enrol(desk, case)
-    return None
-
-
-def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    if case.state == "closed":
-        return f"{case.code} är redan avslutat."
-    outcomes = [outcome for outcome in OUTCOMES if outcome in form.getlist("outcome")]
-    if not outcomes:
-        return "Välj minst ett utfall innan du avslutar."
-    desks.close(desk, case, outcomes)
-    return None
-
-
-def _number(desk: WebDesk, case: Case, _form: FormData) -> str | None:
-    desks.show_number(desk, case)
-    return None
-
-
-def _handover(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    to = form.get("to") or ""
-    if not to.isdigit():
-        return "Välj vem som ska ta över."
-    desks.hand_over(desk, case, int(to))
-    return None if desk.said else "Den personen kan inte ta över ärendet."
-
-
-def _call(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    outcome = form.get("outcome") or ""
-    if outcome not in ("reached", "no_answer", "new_time"):
-        return "Välj hur samtalet gick."
-    desks.call_outcome(desk, case, outcome)
-    return None
-
-
-CASE_ACTIONS: dict[str, Callable[[WebDesk, Case, FormData], str | None]] = {
-    "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "close": _close,
-    "number": _number, "handover": _handover, "call": _call,
-}  # fmt: skip
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""What staff can do on a case page: each action is a call into handlers.desk, through a desk that remembers what it said."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from handlers import desk as desks
+from handlers.desk import OUTCOMES, Desk
+from storage.models import Case
+
+MAX_TEXT = 2000
+
+
+class WebDesk(Desk):
+    """The desk of the staff group, keeping what it posts so the dashboard can show it as well."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.said: list[str] = []
+
+    def post(self, text: str, options: list[tuple[str, str]] | None = None, case: Case | None = None) -> None:
+        self.said.append(text)
+        super().post(text, options, case)
+
+
+# --- case actions: each one a call into handlers.desk; a returned sentence means nothing was done ------------
+
+
+def _claim(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+    desks.claim(desk, case)
+    return None
+
+
+def _release(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+    desks.release(desk, case)
+    return None
+
+
+def _reply(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    text = (form.get("text") or "").strip()
+    if not text:
+        return "Skriv ett svar först."
+    if len(text) > MAX_TEXT:
+        return f"Svaret är för långt: högst {MAX_TEXT} tecken. Dela upp det."
+    desks.relay(desk, case, text)
+    return None
+
+
+def _note(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    text = (form.get("text") or "").strip()
+    if not text:
+        return "Skriv en anteckning först."
+    desks.add_note(desk, case, text[:MAX_TEXT])
+    return None
+
+
+def _enrol(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+    if case.enrolled_at is not None:
+        return f"{case.code} är redan deltagare."
+    desks.enrol(desk, case)
+    return None
+
+
+def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    if case.state == "closed":
+        return f"{case.code} är redan avslutat."
+    outcomes = [outcome for outcome in OUTCOMES if outcome in form.getlist("outcome")]
+    if not outcomes:
+        return "Välj minst ett utfall innan du avslutar."
+    desks.close(desk, case, outcomes)
+    return None
+
+
+def _number(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+    desks.show_number(desk, case)
+    return None
+
+
+def _handover(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    to = form.get("to") or ""
+    if not to.isdigit():
+        return "Välj vem som ska ta över."
+    desks.hand_over(desk, case, int(to))
+    return None if desk.said else "Den personen kan inte ta över ärendet."
+
+
+def _call(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    outcome = form.get("outcome") or ""
+    if outcome not in ("reached", "no_answer", "new_time"):
+        return "Välj hur samtalet gick."
+    desks.call_outcome(desk, case, outcome)
+    return None
+
+
+CASE_ACTIONS: dict[str, Callable[[WebDesk, Case, FormData], str | None]] = {
+    "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "close": _close,
+    "number": _number, "handover": _handover, "call": _call,
+}  # fmt: skip
