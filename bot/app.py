@@ -7,6 +7,8 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 from datetime import timedelta
 
 from bot.channels.base import Accepted, Channel, InboundMessage
@@ -20,6 +22,7 @@ from bot.engine import Engine
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import build_app, make_server
+from handlers.alerts import alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
 from handlers.profile import load_profile
@@ -55,11 +58,15 @@ class Runtime:
                 settings.twilio_account_sid, settings.twilio_auth_token, sessions=self.sessions, api_url=settings.twilio_api_url,
                 public_url=settings.public_url or f"http://{settings.http_host}:{settings.http_port}",
                 sms_from=settings.twilio_from, whatsapp_from=settings.twilio_whatsapp_from, now=self.clock.now,
+                on_undelivered=self._undelivered_report,
+                whatsapp_template_sid=self.profile.whatsapp.template_sid or None,
+                whatsapp_template_variables=self.profile.whatsapp.variables,
             )  # fmt: skip
             self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
-        self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id)
+        self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
+                                     on_failed=self._undelivered)  # fmt: skip
         self._inbound = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -99,6 +106,19 @@ class Runtime:
             log.warning("UTVAG_STAFF_CHAT_ID or UTVAG_TELEGRAM_TOKEN is not set: staff alerts are not delivered")
         if "sms" not in self.channels or not self.settings.oncall_phone:
             log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
+
+    def _undelivered(self, session: Session, item_id: int, reason: str) -> None:
+        alert_undelivered(session, self.engine.catalogue, item_id, reason, self.clock.now())
+
+    async def _undelivered_report(self, item_id: int) -> None:
+        """Twilio reported, later, that a message did not arrive."""
+
+        def record() -> None:
+            with self.sessions.begin() as session:
+                self._undelivered(session, item_id, "not delivered by the network")
+
+        await asyncio.to_thread(record)
+        self.wake_dispatcher()
 
     def wake_dispatcher(self) -> None:
         if self._loop is not None:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
@@ -56,12 +57,14 @@ class Dispatcher:
         clock: Clock,
         policy: RetryPolicy = RetryPolicy(),
         staff_chat_id: int | None = None,
+        on_failed: Callable[[Session, int, str], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
         self.clock = clock
         self.policy = policy
         self.staff_chat_id = staff_chat_id
+        self.on_failed = on_failed  # told, in the same transaction, of each message that failed or may have
         self.wake = asyncio.Event()
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
@@ -208,6 +211,7 @@ class Dispatcher:
             if item.attempts >= self.policy.max_attempts:
                 item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
                 log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
+                self._tell(session, item_id, reason)
                 return
             item.status, item.error = "pending", reason[:200]
             item.next_attempt_at = self.clock.now() + timedelta(seconds=self.policy.delay(item.attempts, retry_after))
@@ -215,8 +219,13 @@ class Dispatcher:
     def _give_up(self, item_id: int, reason: str, status: str = "failed") -> None:
         with self.sessions.begin() as session:
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(status=status, error=reason[:200]))
+            self._tell(session, item_id, reason)
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
         log.warning("outbox item %s cannot be delivered: %s", item_id, reason)
+
+    def _tell(self, session: Session, item_id: int, reason: str) -> None:
+        if self.on_failed is not None:
+            self.on_failed(session, item_id, reason)
 
     def sweep_stale(self) -> int:
         """Rows left `sending` by a dead process: retried where harmless, otherwise `uncertain`."""
@@ -227,9 +236,12 @@ class Dispatcher:
             retried = session.execute(
                 update(OutboxItem).where(stale, OutboxItem.channel.in_(idempotent)).values(status="pending")
             ).rowcount
+            interrupted = session.scalars(select(OutboxItem.id).where(stale)).all()
             uncertain = session.execute(
                 update(OutboxItem).where(stale).values(status="uncertain", error="interrupted while sending")
             ).rowcount
+            for item_id in interrupted:
+                self._tell(session, item_id, "interrupted while sending")
         if uncertain:
             log.warning("%s outbox items were interrupted while sending and are not resent", uncertain)
         return retried + uncertain

@@ -27,3 +27,22 @@ def alert_staff(
     if case.urgent:
         options.insert(0, (f"ack:{case.code}", catalogue.text(language, "staff.ack")))
     queue_to_staff(session, text=text, now=now, options=options, case_id=case.id, contact_id=case.contact_id)
+
+
+def alert_undelivered(session: Session, catalogue: Catalogue, item_id: int, reason: str, now: datetime) -> None:
+    """A message to a person with a case did not arrive (or may not have): staff should know, by code only."""
+    from storage.cases import open_case_of
+    from storage.models import OutboxItem
+
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.target != "contact" or item.contact_id is None:
+        return
+    case = session.get(Case, item.case_id) if item.case_id else open_case_of(session, item.contact_id)
+    if case is None:
+        return  # a greeting to someone who never asked for anything: nobody to tell
+    text = catalogue.text(language_of_staff(), "staff.undelivered", code=case.code, reason=reason[:80])
+    queue_to_staff(session, text=text, now=now, case_id=case.id, contact_id=case.contact_id)
+
+
+def language_of_staff() -> str:
+    return "sv"

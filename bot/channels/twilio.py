@@ -34,7 +34,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
+from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.channels.pacing import FloodGuard, Pacer, SenderBusy
 from bot.channels.sms import render_sms, segments
 from handlers.turn import Inbound
@@ -321,10 +321,14 @@ class TwilioChannel:
         except (TwilioRestException, TwilioServiceException) as exc:
             code = exc.code if isinstance(exc.code, int) else None
             raise _Refused(exc.status, code, self._http.retry_after) from None  # its text can quote the number
-        except (requests.RequestException, TwilioException) as exc:
+        except (requests.ConnectionError, requests.ConnectTimeout) as exc:
+            # The request never reached Twilio: safe to try again.
             raise TransientSendError(f"network: {type(exc).__name__}") from None
+        except (requests.RequestException, TwilioException) as exc:
+            # It may have reached Twilio (a read timeout, a garbled answer): never send it twice.
+            raise UncertainSendError(f"no clear answer from Twilio: {type(exc).__name__}") from None
         if not created.sid:
-            raise TransientSendError("Twilio answered without a message sid")
+            raise UncertainSendError("Twilio answered without a message sid")
         return created.sid
 
     async def _classify(self, exc: _Refused, message: Outbound, address: str, sender: str) -> Exception:

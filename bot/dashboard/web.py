@@ -112,6 +112,7 @@ class Dashboard:
             Route("/staff/team", self._page(self.team_page, lead=True), methods=["GET"]),
             Route("/staff/team/add", self._page(self.team_add, lead=True), methods=["POST"]),
             Route("/staff/team/{staff_id:int}/remove", self._page(self.team_remove, lead=True), methods=["POST"]),
+            Route("/staff", self._page(self.not_found, public=True), methods=ALL_METHODS[1:]),
             Route("/staff/{rest:path}", self._page(self.not_found, public=True), methods=ALL_METHODS),
         ]
 

@@ -134,3 +134,19 @@ def test_erase_over_telegram_leaves_no_contact(live, tmp_path):
         assert connection.scalar(text("select count(*) from contacts")) == 0
         assert connection.scalar(text("select count(*) from messages")) == 0
     database.dispose()
+
+
+def test_an_answer_that_cannot_be_delivered_is_reported_to_staff_by_code(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    api.wait_for_sent(PERSON, 4)
+    api.inject_message(PERSON, "fråga")
+    api.wait_for_sent(PERSON, 5)
+    api.inject_message(PERSON, "Vad händer nu?")
+    (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+    code = alert["text"].split()[2].rstrip(":")
+    api.block_chat(PERSON)
+    api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Vi ringer dig i morgon.")
+    api.wait_for(lambda fake: any(m["text"].startswith(f"Ett meddelande till {code} kom inte fram") for m in fake.sent(STAFF_CHAT)))
+    assert all(str(PERSON) not in m["text"] for m in api.sent(STAFF_CHAT))

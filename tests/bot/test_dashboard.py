@@ -250,6 +250,8 @@ def test_every_dashboard_response_has_the_security_headers(runtime):
         assert headers["referrer-policy"] == "no-referrer"
     assert [response.status_code for response in responses] == [303, 200, 200, 404, 303, 200, 200, 404, 200, 200, 200, 303, 403]
     assert "Den här sidan finns inte" in responses[3].text and "Det finns inget ärende K-ZZZZ" in responses[7].text
+    for odd in (anonymous.put("/staff/login"), anonymous.delete("/staff"), anonymous.post("/staff")):
+        assert odd.status_code == 404 and odd.headers["content-security-policy"] == CSP
 
 
 # --- the pages ----------------------------------------------------------------------------------------------------
