@@ -7,9 +7,9 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
-from datetime import timedelta
 
 from bot.channels.base import Accepted, Channel, InboundMessage
 from bot.channels.telegram import TelegramChannel
