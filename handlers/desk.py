@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from handlers import checkins, incident, schedule
 from handlers.catalogue import Catalogue
 from handlers.profile import Profile
-from storage.models import Case, CheckinSchedule, Contact, OutboxItem, Staff
+from storage.contacts import find_or_create_identity
+from storage.crypto import normalise_phone
+from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
 from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
@@ -100,6 +102,8 @@ def _command(desk: Desk, text: str) -> None:
     elif command in ("/incident", "/händelse"):
         incident.preview(desk.session, desk.catalogue, desk.staff.id, rest.strip() or None, desk.now)
         desk.audit("incident_preview", detail=f"area {rest.strip()[:40]}" if rest.strip() else "all participants")
+    elif command in ("/kontakta", "/contact"):
+        start_outreach_contact(desk, rest)
     elif command in ("/avsluta", "/close"):
         if case is None:
             _unknown_case(desk, rest)
@@ -278,6 +282,29 @@ def add_note(desk: Desk, case: Case, note: str) -> None:
     case.updated_at = desk.now
     desk.audit("noted", case)
     desk.post(desk.t("staff.note_saved", code=case.code), case=case)
+
+
+# --- outreach ------------------------------------------------------------------------------------------
+
+
+def start_outreach_contact(desk: Desk, number: str) -> None:
+    """Someone met in person agreed there and then: we write first, by SMS, and record who asked and when."""
+    try:
+        phone = normalise_phone(number)
+    except ValueError:
+        desk.post(desk.t("staff.outreach.bad_number"))
+        return
+    identity = find_or_create_identity(desk.session, "sms", phone, desk.now, source="outreach")
+    contact = desk.session.get(Contact, identity.contact_id)
+    assert contact is not None
+    contact.language = contact.language or "sv"
+    text = desk.catalogue.text(contact.language, "outreach.welcome")
+    queue_to_contact(desk.session, contact_id=contact.id, identity_id=identity.id, channel="sms", text=text, now=desk.now)
+    conversation = desk.session.get(Conversation, contact.id)
+    if conversation is not None and conversation.state == "new":
+        conversation.state, conversation.updated_at = "menu", desk.now
+    desk.audit("outreach_consent", detail=f"contact by SMS, consent given in person to staff:{desk.staff.id}")
+    desk.post(desk.t("staff.outreach.sent"))
 
 
 # --- check-ins ------------------------------------------------------------------------------------------

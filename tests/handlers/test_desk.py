@@ -213,3 +213,18 @@ def test_a_removed_staff_member_is_refused_on_their_next_action(engine, db, grou
 def test_the_same_update_twice_acts_once(engine, db, group):
     assert group.engine.handle_staff("dup", StaffAction(telegram_id="111", text="/ko"))
     assert not group.engine.handle_staff("dup", StaffAction(telegram_id="111", text="/ko"))
+
+
+def test_an_outreach_worker_starts_a_conversation_by_sms_with_recorded_consent(engine, db, group):
+    (sent,) = group.do("111", "/kontakta 070-555 12 34")
+    assert sent.startswith("Välkomst-SMS:et är på väg.")
+    with db.sessions() as session:
+        from storage.models import ChannelIdentity, Contact, Message
+
+        identity = session.scalar(select(ChannelIdentity))
+        assert identity.channel == "sms" and identity.address == "+46705551234"
+        assert session.scalar(select(Contact.source)) == "outreach"
+        assert session.scalar(select(Message.body)).startswith("Hej! Det här är Utväg")
+        consent = session.scalar(select(AuditEvent).where(AuditEvent.action == "outreach_consent"))
+        assert consent.actor.endswith("Sara") and "46705551234" not in (consent.detail or "")
+    assert group.do("111", "/kontakta nej")[0].startswith("Det ser inte ut som ett telefonnummer")
