@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     remove.add_argument("who", help="name or id")
     audit = commands.add_parser("audit", help="the audit trail of a case (for the lead)")
     audit.add_argument("--case", required=True, help="the case code, for example K-7F3A")
+    report = commands.add_parser("report", help="the numbers: queue times against the promises, cases, outcomes")
+    report.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     qr = commands.add_parser("qr", help="QR codes (PNG and SVG) for posters: Telegram, SMS and web chat, tagged with a source")
     qr.add_argument("--source", required=True, help="where the code hangs, 1-40 of A-Z a-z 0-9 _ - (for example fritidsgarden)")
     qr.add_argument("--out", type=Path, default=Path("qr"), help="folder to write to (default: ./qr/)")
@@ -263,8 +265,27 @@ def audit_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"staff": staff_command, "audit": audit_command, "run": run, "demo": demo, "db": db_command, "keys": keys_command,
-            "triage": triage_command, "qr": qr_command}  # fmt: skip
+def report_command(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from storage.report import report, report_rows
+
+    sessions = _database()
+    with sessions() as session:
+        numbers = report(session, datetime.now(UTC))
+    if args.json:
+        print(json.dumps(numbers, default=str, ensure_ascii=False))
+    else:
+        for section, name, value in report_rows(numbers):
+            print(f"{section:10} {name:32} {value}")
+    return 0
+
+
+COMMANDS = {
+    "run": run, "demo": demo, "db": db_command, "keys": keys_command, "staff": staff_command, "audit": audit_command,
+    "triage": triage_command, "report": report_command, "qr": qr_command,
+}  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import uuid
 from pathlib import Path
@@ -20,6 +21,8 @@ from storage.transcript import delivered_lines
 STATIC = Path(__file__).parent / "webchat_static"
 STATIC_FILES = {"chat.js": "text/javascript", "chat.css": "text/css"}
 MAX_TEXT = 4000
+SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+SOURCE_COOKIE = "utvag_src"
 POLL_MS = 1500
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -69,6 +72,10 @@ class WebChatChannel:
         response = FileResponse(STATIC / "chat.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
         if not self._visitor(request):
             self._set_cookie(response, secrets.token_urlsafe(24))
+            tag = request.query_params.get("k", "")
+            if SOURCE_TAG.match(tag):  # which poster or card brought them: a campaign name, nothing about them
+                response.set_cookie(SOURCE_COOKIE, tag, max_age=3600, path="/", httponly=True, samesite="strict",
+                                    secure=self.secure_cookie)  # fmt: skip
         return response
 
     async def _static(self, request: Request) -> Response:
@@ -88,7 +95,9 @@ class WebChatChannel:
         identity_id = await asyncio.to_thread(self._identity_id, visitor)
         if identity_id is None:
             # A first visit: start the conversation so the greeting is waiting for them.
-            await self._deliver(visitor, f"start:{visitor}", Inbound(kind="start", text="/start"))
+            tag = request.cookies.get(SOURCE_COOKIE, "")
+            source = tag if SOURCE_TAG.match(tag) else None
+            await self._deliver(visitor, f"start:{visitor}", Inbound(kind="start", text="/start"), source)
             return JSONResponse({"messages": [], "poll_ms": POLL_MS}, headers=SECURITY_HEADERS)
         lines = await asyncio.to_thread(self._lines, identity_id, after)
         payload = [
@@ -117,9 +126,9 @@ class WebChatChannel:
         accepted = await self._deliver(visitor, uuid.uuid4().hex, content)
         return JSONResponse({"id": accepted}, status_code=202, headers=SECURITY_HEADERS)
 
-    async def _deliver(self, visitor: str, provider_id: str, content: Inbound) -> int | None:
+    async def _deliver(self, visitor: str, provider_id: str, content: Inbound, source: str | None = None) -> int | None:
         assert self._accept is not None
-        result = await self._accept(InboundMessage("webchat", provider_id, visitor, content))
+        result = await self._accept(InboundMessage("webchat", provider_id, visitor, content, source))
         return result.message_id
 
     def _identity_id(self, visitor: str) -> int | None:

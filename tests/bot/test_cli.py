@@ -80,3 +80,14 @@ def test_triage_prints_one_json_line_per_message(tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["level"] for line in lines] == ["normal", "urgent", "normal"]
     assert lines[1]["reasons"] and lines[0]["reasons"] == []
+
+
+def test_report_prints_the_numbers_as_a_table_and_as_json(tmp_path, keys):
+    import json
+
+    env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    table = utvag("report", env=env, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "queue" in table.stdout and "outcomes" in table.stdout
+    numbers = json.loads(utvag("report", "--json", env=env, cwd=tmp_path).stdout)
+    assert {"open", "queue", "outcomes"} <= set(numbers)

@@ -90,3 +90,15 @@ def test_a_too_long_message_gets_a_sentence(server):
 def test_a_request_without_a_cookie_is_told_to_reload(server):
     answer = httpx.post(f"{server.url}/chat/api/send", json={"text": "hej"})
     assert answer.status_code == 400 and "Ladda om sidan" in answer.json()["error"]
+
+
+def test_a_poster_tag_is_recorded_on_the_new_contact_and_nothing_else(server, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    with httpx.Client(base_url=server.url) as client:
+        client.get("/chat", params={"k": "affisch-vallingby"})
+        poll(client)
+    database = create_engine(f"sqlite:///{tmp_path}/utvag.db")
+    with database.connect() as connection:
+        assert connection.scalar(text("select source from contacts")) == "affisch-vallingby"
+    database.dispose()
