@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 # Phone numbers in any common form, chat ids, and bot tokens (`123456:ABC…`). Message texts are never
 # passed to a logger in the first place; this filter catches what libraries print about requests.
@@ -30,8 +31,11 @@ class RedactingFilter(logging.Filter):
             message = pattern.sub("[redacted]", message)
         record.msg, record.args = message, None
         if record.exc_info and record.exc_info[1] is not None:
-            # Exception texts can quote a request; keep the type and traceback lines only.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            # An exception's message can quote what a person wrote or where they wrote from (a KeyError of their
+            # text, a provider's error naming the number): keep where it happened and the type, never the message.
+            _, error, trace = record.exc_info
+            lines = traceback.format_tb(trace)
+            record.exc_text = redact("Traceback (most recent call last):\n" + "".join(lines) + type(error).__qualname__)
             record.exc_info = None
         return True
 

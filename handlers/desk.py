@@ -270,10 +270,15 @@ def relay(desk: Desk, case: Case, text: str) -> None:
     desk.post(desk.t("staff.relayed", code=case.code), case=case)
 
 
-def show_number(desk: Desk, case: Case) -> None:
+def reveal_number(desk: Desk, case: Case) -> str:
+    """The consented number as a sentence for the one who asked; every reveal is audited."""
     phone = _phone(case)
     desk.audit("number_shown", case)
-    desk.post(desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code), case=case)
+    return desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code)
+
+
+def show_number(desk: Desk, case: Case) -> None:
+    desk.post(reveal_number(desk, case), case=case)
 
 
 def add_note(desk: Desk, case: Case, note: str) -> None:

@@ -75,7 +75,7 @@ def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 
 def _number(desk: WebDesk, case: Case, _form: FormData) -> str | None:
-    desks.show_number(desk, case)
+    desk.said.append(desks.reveal_number(desk, case))  # on this page only, never posted to the group
     return None
 
 

@@ -31,6 +31,17 @@ def test_the_filter_masks_arguments_and_exception_texts(caplog):
     assert str(CHAT) not in caplog.text
 
 
+def test_an_exception_message_is_never_logged_only_its_type(caplog):
+    logger = logging.getLogger("utvag.test2")
+    logger.addFilter(RedactingFilter())
+    try:
+        raise KeyError(TEXT)
+    except KeyError:
+        logger.exception("handler failed")
+    logger.removeFilter(logger.filters[0])
+    assert "KeyError" in caplog.text and "Kalle" not in caplog.text
+
+
 def test_an_end_to_end_conversation_leaves_no_identifier_in_the_logs(tmp_path, keys):
     with FakeBotAPI() as api:
         api.fail_next("sendMessage", status=429, retry_after=1)  # a retry gets logged

@@ -1,0 +1,1 @@
+"""Benchmarks for Utväg: `make bench` runs `python -m bench.run` (see bench/README.md)."""
