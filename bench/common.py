@@ -89,14 +89,21 @@ def database(kind: str) -> Iterator[str]:
 
 
 def daytime_anchor() -> datetime:
-    """A past weekday at 13:00 UTC (14:00 or 15:00 in Stockholm): office open, no quiet hours, no digest window.
+    """A past working day at 11:00 UTC (12:00 or 13:00 in Stockholm): office open, no quiet hours, past the digest.
 
-    The Runtime runs on a clock that starts there and moves with real time, so a run at night behaves like one in
-    the afternoon, and the scheduler's first tick (planned at clock.now()) is due at once."""
+    The Runtime runs on a clock that starts there and moves with real time, so a run at night behaves like one at
+    midday, and the scheduler's first tick (planned at clock.now()) is due at once."""
+    from handlers.calendar import is_open
+    from handlers.profile import load_profile
+
+    profile = load_profile()
     day = datetime.now(UTC).date() - timedelta(days=1)
-    while day.weekday() >= 5:
+    for _ in range(30):
+        moment = datetime(day.year, day.month, day.day, 11, 0, tzinfo=UTC)
+        if is_open(profile, moment):
+            return moment
         day -= timedelta(days=1)
-    return datetime(day.year, day.month, day.day, 13, 0, tzinfo=UTC)
+    raise RuntimeError("no open working day in the last month")
 
 
 class BenchClock:

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,9 @@ from storage.models import Contact, Conversation, JobRun, Message, ProcessedUpda
 from storage.outbox import queue_to_contact
 
 log = logging.getLogger(__name__)
+
+FLOOD_MESSAGES = 10
+FLOOD_WINDOW = timedelta(seconds=10)
 
 
 @dataclass
@@ -151,6 +154,8 @@ class Engine:
                 data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
             respond(turn)
+            if not turn.urgent and self._flooding(session, message, now):
+                turn.replies.clear()  # everything is stored and handled; only answering every one of them stops
             if turn.erased:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
@@ -162,6 +167,15 @@ class Engine:
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now)
+
+    def _flooding(self, session: Session, message: Message, now: datetime) -> bool:
+        """More than FLOOD_MESSAGES from one person within FLOOD_WINDOW: a flood (or a stuck phone), not a talk."""
+        recent = session.scalar(
+            select(func.count()).select_from(Message)
+            .where(Message.contact_id == message.contact_id, Message.direction == "in", Message.id < message.id,
+                   Message.created_at >= message.created_at - FLOOD_WINDOW)
+        )  # fmt: skip
+        return (recent or 0) >= FLOOD_MESSAGES
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:

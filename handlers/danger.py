@@ -16,6 +16,7 @@ def check(turn: Turn) -> Assessment | None:
     if not assessment.urgent:
         return None
     text = turn.inbound.text.strip()
+    turn.urgent = True
     case = open_case_of(turn.session, turn.contact.id)
     if case is None:
         case = open_case(turn.session, contact_id=turn.contact.id, kind="danger", now=turn.now, summary=text, urgent=True)

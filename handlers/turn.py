@@ -63,6 +63,7 @@ class Turn:
     data: dict[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
+    urgent: bool = False  # danger was detected this turn
 
     @property
     def language(self) -> str:

@@ -150,3 +150,35 @@ def test_an_answer_that_cannot_be_delivered_is_reported_to_staff_by_code(live):
     api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Vi ringer dig i morgon.")
     api.wait_for(lambda fake: any(m["text"].startswith(f"Ett meddelande till {code} kom inte fram") for m in fake.sent(STAFF_CHAT)))
     assert all(str(PERSON) not in m["text"] for m in api.sent(STAFF_CHAT))
+
+
+def test_an_application_by_sms_reaches_staff_whose_answer_comes_back_by_sms(tmp_path, keys, clock):
+    from tests.fakes.twilio_api import FakeTwilioAPI
+
+    public, sender, person = "https://utvag.example.se", "+46700000000", "+46701112233"
+    with FakeBotAPI() as api, FakeTwilioAPI() as sms:
+        bot = LiveBot(tmp_path, keys, api, clock, twilio_account_sid=sms.account_sid, twilio_auth_token=sms.auth_token,
+                      twilio_from=sender, twilio_api_url=sms.url, public_url=public)  # fmt: skip
+        with bot:
+            local = f"http://127.0.0.1:{bot.settings.http_port}"
+            sms.proxy(public, local)
+            with bot.runtime.sessions.begin() as session:
+                add_staff(session, name="Sara", role="lead", now=clock.now(), telegram_id=str(SARA), signoff="Sara")
+
+            def say(body: str, count: int) -> str:
+                assert sms.post_inbound(f"{local}/twilio/sms", from_=person, to=sender, body=body, public_url=public).status_code == 200
+                return sms.wait_for_sent(person, count)[-1]["body"]
+
+            assert "1 Svenska" in say("hej", 1)
+            assert say("1", 4).startswith("Vad vill du göra?")
+            assert say("2", 5).startswith("Vem gäller det?")  # Ansök om stöd
+            assert say("1", 6).startswith("Är du 18-29")
+            assert say("1", 7).startswith("Vad vill du ha hjälp med?")
+            assert "Hjälp med: boende, skulder" in say("1 3", 8)
+            assert say("1", 9).startswith("Tack. Din ansökan är mottagen.")
+            (alert,) = api.wait_for_sent(STAFF_CHAT, 1)
+            assert alert["text"].startswith("Ny ansökan K-") and "701112233" not in alert["text"]
+            code = alert["text"].split()[2].rstrip(":")
+            api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Hej! Kan vi ses på torsdag?")
+            answer = sms.wait_for_sent(person, 10)[-1]["body"]
+            assert answer == "Hej! Kan vi ses på torsdag?\n- Sara, SIG"

@@ -96,3 +96,17 @@ def test_the_same_number_in_two_forms_is_one_person(db, engine):
     one = engine.accept(text("070-123 45 67", "hej", "SM1", channel="sms"))
     two = engine.accept(text("+46701234567", "hej", "SM2", channel="sms"))
     assert one.contact_id == two.contact_id
+
+
+def test_a_flood_is_stored_in_full_but_not_answered_message_by_message(db, engine):
+    for n in range(100):
+        accepted = engine.accept(text("+46701234567", "hej hej", f"SM{n}", channel="sms"))
+    while engine.process_pending():
+        pass
+    with db.sessions() as session:
+        inbound = session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+    assert inbound == 100
+    assert len(replies(db, accepted.contact_id)) <= 12
+    engine.accept(text("+46701234567", "de ska döda mig", "SM-danger", channel="sms"))
+    engine.process_pending()
+    assert "112" in replies(db, accepted.contact_id)[-1]  # danger is answered even inside a flood
