@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Accepted, InboundMessage
@@ -23,6 +22,7 @@ from handlers.router import respond
 from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
+from storage.db import insert_ignoring_duplicates
 from storage.models import Contact, Conversation, JobRun, Message, ProcessedUpdate
 from storage.outbox import queue_to_contact
 
@@ -59,11 +59,7 @@ class Engine:
                 "created_at": now,
             }
             # The unique (channel, provider_id) constraint decides, not a read: safe under concurrency.
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-            statement = insert(Message).values(**values).on_conflict_do_nothing(
-                index_elements=["channel", "provider_id"]
-            )
-            message_id = session.execute(statement.returning(Message.id)).scalar()
+            message_id = insert_ignoring_duplicates(session, Message, ["channel", "provider_id"], **values)
             if message_id is not None:
                 identity.last_inbound_at = now
                 session.execute(update(Contact).where(Contact.id == identity.contact_id).values(last_inbound_at=now))
@@ -73,11 +69,8 @@ class Engine:
         """A staff action, handled once: a repeated update id is dropped by the unique constraint."""
         now = self.clock.now()
         with self.sessions.begin() as session:
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-            fresh = session.execute(
-                insert(ProcessedUpdate).values(channel="telegram", provider_id=provider_id, at=now)
-                .on_conflict_do_nothing(index_elements=["channel", "provider_id"]).returning(ProcessedUpdate.id)
-            ).scalar()  # fmt: skip
+            fresh = insert_ignoring_duplicates(session, ProcessedUpdate, ["channel", "provider_id"], channel="telegram",
+                                               provider_id=provider_id, at=now)  # fmt: skip
             if fresh is None:
                 return False
             handle_staff(session, self.catalogue, self.profile, now, action)
@@ -108,11 +101,7 @@ class Engine:
     def _once(self, job: str, period: str) -> bool:
         """True for the first caller for this job and period, ever, in any process."""
         with self.sessions.begin() as session:
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-            return session.execute(
-                insert(JobRun).values(job=job, period=period, at=self.clock.now())
-                .on_conflict_do_nothing(index_elements=["job", "period"]).returning(JobRun.id)
-            ).scalar() is not None  # fmt: skip
+            return insert_ignoring_duplicates(session, JobRun, ["job", "period"], job=job, period=period, at=self.clock.now()) is not None
 
     def process_pending(self, limit: int = 200) -> int:
         """Handle accepted messages in arrival order; returns how many were handled."""

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,14 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def insert_ignoring_duplicates(session: Session, model: type, index_elements: list[str], **values: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the unique key existed.
+    The database's unique constraint decides, not a read, so it holds under concurrency (both dialects)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements)
+    return session.execute(statement.returning(model.id)).scalar()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
