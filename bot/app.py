@@ -58,7 +58,7 @@ class Runtime:
                 settings.twilio_account_sid, settings.twilio_auth_token, sessions=self.sessions, api_url=settings.twilio_api_url,
                 public_url=settings.public_url or f"http://{settings.http_host}:{settings.http_port}",
                 sms_from=settings.twilio_from, whatsapp_from=settings.twilio_whatsapp_from, now=self.clock.now,
-                on_undelivered=self._undelivered_report,
+                on_undelivered=self._undelivered_report, segments_per_second=settings.twilio_segments_per_second,
                 whatsapp_template_sid=self.profile.whatsapp.template_sid or None,
                 whatsapp_template_variables=self.profile.whatsapp.variables,
             )  # fmt: skip

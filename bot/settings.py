@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    twilio_segments_per_second: float = 1.0  # per sending number; a Swedish long code manages about one
     public_url: str | None = None
     oncall_phone: str | None = None
     http_host: str = "127.0.0.1"
