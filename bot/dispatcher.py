@@ -221,7 +221,9 @@ class Dispatcher:
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(status=status, error=reason[:200]))
             self._tell(session, item_id, reason)
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
-        log.warning("outbox item %s cannot be delivered: %s", item_id, reason)
+        # Not configured is a choice the operator made (and was warned about at start-up), not an incident.
+        log.log(logging.DEBUG if reason.endswith("not configured") else logging.WARNING,
+                "outbox item %s cannot be delivered: %s", item_id, reason)  # fmt: skip
 
     def _tell(self, session: Session, item_id: int, reason: str) -> None:
         if self.on_failed is not None:

@@ -24,6 +24,7 @@ MAX_TEXT = 4000
 SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 SOURCE_COOKIE = "utvag_src"
 POLL_MS = 1500
+FIRST_WAIT_STEPS = 15
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -98,8 +99,14 @@ class WebChatChannel:
             tag = request.cookies.get(SOURCE_COOKIE, "")
             source = tag if SOURCE_TAG.match(tag) else None
             await self._deliver(visitor, f"start:{visitor}", Inbound(kind="start", text="/start"), source)
-            return JSONResponse({"messages": [], "poll_ms": POLL_MS}, headers=SECURITY_HEADERS)
-        lines = await asyncio.to_thread(self._lines, identity_id, after)
+            identity_id = await asyncio.to_thread(self._identity_id, visitor)
+        lines = await asyncio.to_thread(self._lines, identity_id, after) if identity_id else []
+        for _ in range(FIRST_WAIT_STEPS if after == 0 and not lines and identity_id else 0):
+            # A first visit: wait a moment for the greeting rather than show an empty page for a whole poll.
+            await asyncio.sleep(0.1)
+            lines = await asyncio.to_thread(self._lines, identity_id, after)
+            if lines:
+                break
         payload = [
             {"id": line.id, "from": "me" if line.direction == "in" else "bot", "text": line.text,
              "options": [{"key": key, "label": label} for key, label in line.options]}
