@@ -95,7 +95,15 @@ def _call(desk: WebDesk, case: Case, form: FormData) -> str | None:
     return None
 
 
+def _checkin(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    rule = (form.get("rule") or "").strip()
+    if not rule:
+        return "Skriv när incheckningen ska gå ut, till exempel: varje måndag 10:00."
+    desks.set_checkin(desk, case, rule[:60])
+    return None
+
+
 CASE_ACTIONS: dict[str, Callable[[WebDesk, Case, FormData], str | None]] = {
     "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "close": _close,
-    "number": _number, "handover": _handover, "call": _call,
+    "number": _number, "handover": _handover, "call": _call, "checkin": _checkin,
 }  # fmt: skip

@@ -311,6 +311,8 @@ def test_claim_reply_note_enrol_and_close_go_through_the_desk(runtime):
     assert flash(client.get(f"/staff/case/{case.code}").text) == "Skriv ett svar först."
     act("note", text="Ringde, bokat möte.")
     act("enrol")
+    act("checkin", rule="varje onsdag 10:00")
+    assert flash(client.get(f"/staff/case/{case.code}").text).startswith(f"Incheckning för {case.code}: varje onsdag 10:00.")
     act("close")
     assert flash(client.get(f"/staff/case/{case.code}").text) == "Välj minst ett utfall innan du avslutar."
     client.post(f"/staff/case/{case.code}/close", data={"csrf": csrf, "outcome": ["housing", "income"]})
@@ -324,7 +326,7 @@ def test_claim_reply_note_enrol_and_close_go_through_the_desk(runtime):
         assert answer.body == "Hej! Vi kan ses på torsdag kl 14.\n- SIG"
         assert session.scalar(select(OutboxItem).where(OutboxItem.message_id == answer.id)).channel == "webchat"
         actions = session.scalars(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
-        assert {"claimed", "replied", "noted", "enrolled", "closed", "viewed_transcript"} <= set(actions)
+        assert {"claimed", "replied", "noted", "enrolled", "checkin_schedule", "closed", "viewed_transcript"} <= set(actions)
         numbers = report(session, runtime.clock.now())
         assert numbers["outcomes"] | {"successful_share": None} == {"enrolled": 1, "closed": 1, "housing": 1, "income": 1,
                                                                     "occupation": 0, "successful": 1, "successful_share": None}
