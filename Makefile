@@ -25,3 +25,6 @@ clean:
 
 docs: $(STAMP)
 	UTVAG_CONVERSATIONS_DOC=docs/conversations.md $(BIN)/pytest -q -k "not postgresql" tests/handlers
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run

@@ -136,8 +136,18 @@ class Dispatcher:
             # Not configured here (for example staff alerts with no staff group): say so instead of waiting forever.
             await asyncio.to_thread(self._give_up, item.id, f"{item.channel} is not configured")
             return True
-        outbound = await asyncio.to_thread(self._claim, item.id)
+        outbound = await asyncio.to_thread(self._peek, item.id)
         if outbound is None:
+            return True  # taken by another worker meanwhile: not ours to wait for
+        # Wait for the provider's pace before the row is marked `sending`: a crash while waiting then leaves it
+        # `pending` (sent later, once) instead of `uncertain` (never sent).
+        try:
+            await channel.pace(outbound)
+        except TransientSendError as exc:
+            await asyncio.to_thread(self._retry_later, item.id, str(exc), exc.retry_after, False)
+            return False
+        if not await asyncio.to_thread(self._claim, item.id):
+            channel.unpace(outbound)
             return True  # taken by another worker, or cancelled: either way not ours to wait for
         try:
             provider_id = await channel.send(outbound)
@@ -158,7 +168,13 @@ class Dispatcher:
         await asyncio.to_thread(self._mark_sent, item.id, provider_id)
         return True
 
-    def _claim(self, item_id: int) -> Outbound | None:
+    def _peek(self, item_id: int) -> Outbound | None:
+        """The message as it will go out, if the row is still waiting; nothing is changed."""
+        with self.sessions() as session:
+            item = session.get(OutboxItem, item_id)
+            return self._render(session, item) if item is not None and item.status == "pending" else None
+
+    def _claim(self, item_id: int) -> bool:
         now = self.clock.now()
         with self.sessions.begin() as session:
             claimed = session.execute(
@@ -166,15 +182,15 @@ class Dispatcher:
                 .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
             ).rowcount  # fmt: skip
             if claimed != 1:
-                return None  # another worker has it
+                return False  # another worker has it
             item = session.get(OutboxItem, item_id)
             assert item is not None
             contact = session.get(Contact, item.contact_id) if item.contact_id else None
             if item.target == "contact" and contact and contact.stopped_at and item.created_at > contact.stopped_at:
                 # They asked us to stop. What was written with the stop itself (its confirmation) still goes.
                 item.status, item.error = "cancelled", "the person has opted out"
-                return None
-            return self._render(session, item)
+                return False
+            return True
 
     def _render(self, session: Session, item: OutboxItem) -> Outbound:
         if item.message_id is not None:
@@ -203,12 +219,12 @@ class Dispatcher:
             # A farewell to an erased person carried their address; once it is sent, nothing may keep it.
             session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
 
-    def _retry_later(self, item_id: int, reason: str, retry_after: float | None) -> None:
+    def _retry_later(self, item_id: int, reason: str, retry_after: float | None, attempted: bool = True) -> None:
         with self.sessions.begin() as session:
             item = session.get(OutboxItem, item_id)
-            if item is None:
+            if item is None or (not attempted and item.status != "pending"):
                 return
-            if item.attempts >= self.policy.max_attempts:
+            if attempted and item.attempts >= self.policy.max_attempts:
                 item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
                 log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
                 self._tell(session, item_id, reason)

@@ -77,6 +77,14 @@ class Channel(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def pace(self, message: Outbound) -> None:
+        """Wait until the provider's limits allow this message; called before the row is marked `sending`."""
+        ...
+
+    def unpace(self, message: Outbound) -> None:
+        """Give back a place taken by pace() for a message that will not be sent after all."""
+        ...
+
     async def send(self, message: Outbound) -> str | None:
-        """Deliver one message; return the provider's id. Raise Transient/PermanentSendError."""
+        """Deliver one message; return the provider's id. Raise Transient/Permanent/UncertainSendError."""
         ...

@@ -157,7 +157,6 @@ class TelegramChannel:
                 pass  # the spinner on the button stops by itself; the choice is already stored
 
     async def send(self, message: Outbound) -> str | None:
-        await self._pace(message.address, message.lane)
         try:
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
@@ -175,6 +174,12 @@ class TelegramChannel:
         finally:
             self._sent_one()
         return str(sent.message_id)
+
+    async def pace(self, message: Outbound) -> None:
+        await self._pace(message.address, message.lane)
+
+    def unpace(self, message: Outbound) -> None:
+        self._in_flight -= 1
 
     async def _pace(self, chat: str, lane: int) -> None:
         """Stay under Telegram's limits rather than meet its 429s. A send holds its place in the count from the

@@ -280,6 +280,21 @@ class TwilioChannel:
 
     # -- outbound ------------------------------------------------------------------------------------------
 
+    async def pace(self, message: Outbound) -> None:
+        """Wait for the sender's pace, counted in segments (WhatsApp: one per message), replies first."""
+        whatsapp = message.channel == "whatsapp"
+        sender = self.whatsapp_from if whatsapp else self.sms_from
+        if not sender:
+            return  # send() says why it cannot go
+        units = 1 if whatsapp else segments(render_sms(message.text, message.options))
+        try:
+            await self.pacer.acquire(sender, units, message.lane)
+        except SenderBusy as exc:
+            raise TransientSendError("the sender's queue is full", retry_after=exc.retry_after) from exc
+
+    def unpace(self, message: Outbound) -> None:
+        return None  # the bucket refills by itself
+
     async def send(self, message: Outbound) -> str | None:
         whatsapp = message.channel == "whatsapp"
         sender = self.whatsapp_from if whatsapp else self.sms_from
@@ -300,15 +315,8 @@ class TwilioChannel:
                 raise PermanentSendError("outside WhatsApp's 24-hour window and no template configured")
             params["content_sid"] = self.whatsapp_template_sid
             params["content_variables"] = json.dumps(self.whatsapp_template_variables)
-            units = 1
         else:
-            params["body"] = body = render_sms(message.text, message.options)
-            # WhatsApp has no segments; one message is one unit of its (much higher) throughput.
-            units = 1 if whatsapp else segments(body)
-        try:
-            await self.pacer.acquire(sender, units, message.lane)
-        except SenderBusy as exc:
-            raise TransientSendError("the sender's queue is full", retry_after=exc.retry_after) from exc
+            params["body"] = render_sms(message.text, message.options)
         try:
             return await asyncio.to_thread(self._create, params)
         except _Refused as exc:

@@ -65,6 +65,12 @@ class WebChatChannel:
     async def stop(self) -> None:
         return None
 
+    async def pace(self, message: Outbound) -> None:
+        return None  # showing a stored row costs nothing
+
+    def unpace(self, message: Outbound) -> None:
+        return None
+
     async def send(self, message: Outbound) -> str | None:
         # The reply is already stored in the transcript; marking it sent makes it visible to the page.
         return None

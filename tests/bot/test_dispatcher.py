@@ -26,6 +26,10 @@ class RecordingChannel:
 
     async def stop(self) -> None: ...
 
+    async def pace(self, message: Outbound) -> None: ...
+
+    def unpace(self, message: Outbound) -> None: ...
+
     async def send(self, message: Outbound) -> str | None:
         if self.delay:
             await asyncio.sleep(self.delay)

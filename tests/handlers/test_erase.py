@@ -15,6 +15,10 @@ class Collect:
     def __init__(self):
         self.sent = []
 
+    async def pace(self, message): ...
+
+    def unpace(self, message): ...
+
     async def send(self, message):
         self.sent.append(message)
         return "1"
