@@ -8,17 +8,44 @@ which is one clock for every process on the machine.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
+import os
 import random
 import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
+from multiprocessing.connection import Client, Listener
 from typing import Any
 
 from bench.common import STAFF_CHAT, setup_logging
+from tests.fakes import telegram_api, twilio_api
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
+
+
+class _TcpSockets:
+    """The `socket` module, except that a new socket says it is TCP (proto 6) rather than 0.
+
+    The fakes bind their listening socket as socket(AF_INET, SOCK_STREAM), proto 0; asyncio's _set_nodelay only sets
+    TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so every accepted connection keeps Nagle on, and a response
+    written as headers then body waits ~40 ms for the client's delayed ACK: about 45 ms a request, whatever the load.
+    The benchmark measures the Runtime, not that, so in the stand-in process the fakes get TCP sockets."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(socket, name)
+
+    @staticmethod
+    def socket(family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:  # noqa: A002
+        return socket.socket(family, type, proto or (socket.IPPROTO_TCP if type == socket.SOCK_STREAM else 0))
+
+
+if os.environ.get("BENCH_STANDIN_NAGLE") != "1":
+    telegram_api.socket = twilio_api.socket = _TcpSockets()  # type: ignore[assignment]
 
 TAG = re.compile(r"#s\d+")
 # A step a simulated person takes: ("text", words) or ("callback", data), its tag, and whether it is the one that should
@@ -119,6 +146,22 @@ class BenchBotAPI(FakeBotAPI):
                 first = self._scripts[str(chat)].popleft()
             self._step(str(chat), first, None)
         return started
+
+    def stop_scripts(self) -> None:
+        """No further steps: what is under way is still answered and timed."""
+        with self._lock:
+            for script in self._scripts.values():
+                script.clear()
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait until every injected step is answered."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answered, injected = self.progress()
+            if answered >= injected:
+                return True
+            time.sleep(0.05)
+        return False
 
     def start_mixed(self, chats: list[int], rate: float, seconds: float, weights: dict[str, float], seed: int = 1) -> None:
         """Open-loop mixed traffic: `rate` steps a second for `seconds`, each from a person whose last step is answered.
@@ -226,12 +269,14 @@ class BenchBotAPI(FakeBotAPI):
             time.sleep(0.05)
         return None
 
-    def status_counts(self) -> dict[int, int]:
+    def status_counts(self) -> dict[str, int]:
+        """sendMessage answers by status, the staff group apart: {"200": …, "429": …, "staff 429": …}."""
         with self._lock:
-            counts: dict[int, int] = {}
+            counts: dict[str, int] = {}
             for call in self._calls:
                 if call["method"].lower() == "sendmessage":
-                    counts[call["status"]] = counts.get(call["status"], 0) + 1
+                    key = ("staff " if str(call["params"].get("chat_id")) == str(STAFF_CHAT) else "") + str(call["status"])
+                    counts[key] = counts.get(key, 0) + 1
             return counts
 
     def get(self, name: str) -> Any:
@@ -273,12 +318,13 @@ class BenchTwilioAPI(FakeTwilioAPI):
         return getattr(self, name)
 
 
-def _serve(connection: Any, kind: str) -> None:
+def _serve(address: str, authkey: bytes, kind: str) -> None:
     setup_logging()
     api: Any = BenchBotAPI() if kind == "telegram" else BenchTwilioAPI()
     api.start()
-    connection.send(("ready", {"url": api.url, "token": getattr(api, "token", None), "base_url": getattr(api, "base_url", None),
-                               "account_sid": getattr(api, "account_sid", None), "auth_token": getattr(api, "auth_token", None)}))
+    connection = Client(address, authkey=authkey)
+    connection.send({"url": api.url, "token": getattr(api, "token", None), "base_url": getattr(api, "base_url", None),
+                     "account_sid": getattr(api, "account_sid", None), "auth_token": getattr(api, "auth_token", None)})
     while True:
         try:
             method, args, kwargs = connection.recv()
@@ -295,17 +341,21 @@ def _serve(connection: Any, kind: str) -> None:
 
 
 class StandIn:
-    """A stand-in API in its own process; any method of BenchBotAPI / BenchTwilioAPI is called through the pipe."""
+    """A stand-in API in its own process (`python -m bench.standin`); any method of BenchBotAPI / BenchTwilioAPI is
+    called through a local socket."""
 
     def __init__(self, kind: str = "telegram") -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
+        self._folder = tempfile.TemporaryDirectory(prefix="utvag-standin-")
+        address, authkey = os.path.join(self._folder.name, "socket"), secrets.token_bytes(16)
+        listener = Listener(address, family="AF_UNIX", authkey=authkey)
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.standin", kind, address, authkey.hex()])
+        listener._listener._socket.settimeout(60)  # type: ignore[attr-defined]
+        try:
+            self._connection = listener.accept()
+        finally:
+            listener.close()
         self._lock = threading.Lock()
-        self.process = context.Process(target=_serve, args=(child, kind), name=f"standin-{kind}", daemon=True)
-        self.process.start()
-        if not self._connection.poll(60):
-            raise RuntimeError("the stand-in did not start")
-        _, self.info = self._connection.recv()
+        self.info = self._connection.recv()
         self.url, self.token, self.base_url = self.info["url"], self.info["token"], self.info["base_url"]
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -326,12 +376,19 @@ class StandIn:
             self.call("__stop__")
         except Exception:  # noqa: S110 - it may be gone already
             pass
-        self.process.join(15)
-        if self.process.is_alive():
-            self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self._folder.cleanup()
 
     def __enter__(self) -> StandIn:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[1])
