@@ -85,8 +85,13 @@ class Engine:
         """Everything time brings: timers, due check-ins, outreach progress, the digest and the nightly purge."""
         done = dict(self.run_timers(escalate_after, oncall_phone))
         now = self.clock.now()
-        with self.sessions.begin() as session:
-            done.update({f"checkins_{key}": value for key, value in checkins.send_due(session, self.catalogue, self.profile, now).items()})
+        for _ in range(40):  # a backlog is worked through now, a batch per transaction, not one batch per tick
+            with self.sessions.begin() as session:
+                batch = checkins.send_due(session, self.catalogue, self.profile, now)
+            for key, value in batch.items():
+                done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
+            if batch["sent"] + batch["skipped"] < checkins.BATCH:
+                break
         with self.sessions.begin() as session:
             done["incident_reports"] = incident.report_progress(session, self.catalogue, now)
         local = now.astimezone(self.profile.office_hours.zone)

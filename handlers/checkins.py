@@ -20,6 +20,7 @@ from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
 GRACE = timedelta(hours=6)
 SILENCE_AFTER = 2
+BATCH = 500
 
 
 def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profile: Profile) -> CheckinSchedule:
@@ -38,7 +39,7 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
     """Send what is due, each exactly once: the schedule row moves on in the same transaction as the message."""
     done = {"sent": 0, "skipped": 0, "waiting": 0}
     due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == "active", CheckinSchedule.next_due_at <= now)
-                          .order_by(CheckinSchedule.next_due_at).limit(500)).all()  # fmt: skip
+                          .order_by(CheckinSchedule.next_due_at).limit(BATCH)).all()  # fmt: skip
     quiet = is_quiet(profile, now)
     for row in due:
         late = now - row.next_due_at

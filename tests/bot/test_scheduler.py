@@ -131,3 +131,13 @@ def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_p
         assert api.too_many == 0, refused[:20]
         per_person = [len([m for m in api.sent(person) if "tänker på dig" in m["text"]]) for person in people]
         assert set(per_person) == {1}
+
+
+def test_a_backlog_larger_than_a_batch_goes_out_in_one_tick(db, engine, clock):
+    enrol_people(engine, checkins.BATCH + 20)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    clock.advance(hours=23)
+    assert engine.scheduled_work(timedelta(minutes=5), None)["checkins_sent"] == checkins.BATCH + 20
