@@ -45,7 +45,7 @@ def engine(db: str, lifted: bool = False) -> Result:
     """N people each send M messages, each waiting for the answer to the last; every message gets exactly one answer
     ("meny" -> the menu, free text at the menu -> "did you mean to ask this?")."""
     users, per_user = env_int("BENCH_USERS", 200), env_int("BENCH_MESSAGES", 10)
-    cap = env_float("BENCH_ENGINE_SECONDS", 20)
+    cap = env_float("BENCH_ENGINE_SECONDS", 12)
     keys = Keys.fresh()
     chats = list(range(700_000, 700_000 + users))
     with StandIn() as api, database(db) as url:
@@ -170,8 +170,8 @@ def standin_alone(db: str = "none") -> Result:
 def alerts(db: str, lifted: bool = False) -> Result:
     """Mixed traffic at a fixed rate (questions, applications, danger); each session's alerting step is timed to
     the staff post that carries its tag. Alerts not posted by the end are counted at the time waited (censored)."""
-    rate, seconds = env_float("BENCH_ALERT_RATE", 50), env_float("BENCH_ALERT_SECONDS", 20)
-    drain, users = env_float("BENCH_ALERT_DRAIN", 20), env_int("BENCH_ALERT_USERS", 600)
+    rate, seconds = env_float("BENCH_ALERT_RATE", 50), env_float("BENCH_ALERT_SECONDS", 12)
+    drain, users = env_float("BENCH_ALERT_DRAIN", 10), env_int("BENCH_ALERT_USERS", 600)
     weights = {"question": 0.5, "application": 0.2, "danger": 0.3}
     keys = Keys.fresh()
     chats = list(range(600_000, 600_000 + users))
@@ -213,7 +213,7 @@ def alerts(db: str, lifted: bool = False) -> Result:
 
 def incident(db: str) -> Result:
     participants, dangers = env_int("BENCH_INCIDENT_PARTICIPANTS", 5000), env_int("BENCH_DANGER_MESSAGES", 20)
-    interval, window = env_float("BENCH_DANGER_INTERVAL", 0.5), env_float("BENCH_DRAIN_WINDOW", 30)
+    interval, window = env_float("BENCH_DANGER_INTERVAL", 0.5), env_float("BENCH_DRAIN_WINDOW", 15)
     keys = Keys.fresh()
     people = list(range(500_000, 500_000 + participants))
     endangered = list(range(900_000, 900_000 + dangers))
@@ -285,7 +285,7 @@ def sms_pacing(db: str) -> Result:
     from storage.contacts import find_or_create_identity
     from storage.outbox import queue_to_contact
 
-    count, limit = env_int("BENCH_SMS_MESSAGES", 150), env_float("BENCH_SMS_RATE", 10)
+    count, limit = env_int("BENCH_SMS_MESSAGES", 100), env_float("BENCH_SMS_RATE", 10)
     Keys.fresh()
     short = "Hej, det är SIG. Hur är läget? Svara när du vill."
     long = "Hej, det är SIG. " + "Vi vill höra hur det går för dig och om du behöver något inför veckan som kommer. " * 2
@@ -346,7 +346,7 @@ def schedules(db: str) -> Result:
     from storage.models import OutboxItem
 
     total, due_count = env_int("BENCH_SCHEDULES", 100_000), env_int("BENCH_DUE", 2000)
-    window, lead, drain = env_float("BENCH_DUE_WINDOW", 60), env_float("BENCH_DUE_LEAD", 15), env_float("BENCH_DUE_DRAIN", 60)
+    window, lead, drain = env_float("BENCH_DUE_WINDOW", 40), env_float("BENCH_DUE_LEAD", 6), env_float("BENCH_DUE_DRAIN", 60)
     keys = Keys.fresh()
     chats = list(range(1_000_000, 1_000_000 + total))
     with StandIn() as api, database(db) as url:
