@@ -14,13 +14,13 @@ from storage.models import Incident, OutboxItem
 from storage.outbox import queue_to_staff
 
 
-def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | None, now: datetime) -> None:
+def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | None, now: datetime) -> Incident | None:
     """Show what would go to whom, and ask for a confirmation: nothing is sent on the first command."""
     recipients = checkins.participants(session, area)
     area_text = catalogue.text("sv", "staff.incident.area", area=area) if area else ""
     if not recipients:
         queue_to_staff(session, text=catalogue.text("sv", "staff.incident.none", area=area_text), now=now)
-        return
+        return None
     incident = Incident(area=area, state="draft", created_by=staff_id, recipients=len(recipients), answered=0, created_at=now)
     session.add(incident)
     session.flush()
@@ -29,6 +29,7 @@ def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | N
     options = [(f"incident:{incident.id}:confirm", catalogue.text("sv", "staff.incident.confirm")),
                (f"incident:{incident.id}:cancel", catalogue.text("sv", "staff.incident.cancel"))]  # fmt: skip
     queue_to_staff(session, text=text, now=now, options=options)
+    return incident
 
 
 def decide(session: Session, catalogue: Catalogue, incident_id: int, confirm: bool, now: datetime) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from handlers import desk as desks
+from handlers import incident
 from handlers.desk import OUTCOMES, Desk
 from storage.models import Case
 
@@ -107,3 +108,30 @@ CASE_ACTIONS: dict[str, Callable[[WebDesk, Case, FormData], str | None]] = {
     "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "close": _close,
     "number": _number, "handover": _handover, "call": _call, "checkin": _checkin,
 }  # fmt: skip
+
+
+# --- workspace actions (not about one case): the same desk functions as the staff group's commands ----------
+
+
+def _contact(desk: WebDesk, form: FormData) -> str | None:
+    number = (form.get("number") or "").strip()
+    if form.get("consent") != "yes":
+        return "Kryssa i att personen sa ja, på plats, innan du skickar."
+    desks.start_outreach_contact(desk, number[:40])
+    return None
+
+
+def _incident(desk: WebDesk, form: FormData) -> str | None:
+    """Preview and confirm in one step: the page shows the message and asks for the tick first."""
+    if form.get("confirm") != "yes":
+        return "Kryssa i att du har läst meddelandet och vill skicka det."
+    area = (form.get("area") or "").strip()[:60] or None
+    draft = incident.preview(desk.session, desk.catalogue, desk.staff.id, area, desk.now)
+    if draft is None:
+        return "Det finns inga aktiva deltagare att skicka till."
+    incident.decide(desk.session, desk.catalogue, draft.id, True, desk.now)
+    desk.audit("incident_confirmed", detail=f"incident {draft.id} from the dashboard")
+    return f"Utskicket har börjat: {draft.recipients} mottagare."
+
+
+WORKSPACE_ACTIONS: dict[str, Callable[[WebDesk, FormData], str | None]] = {"contact": _contact, "incident": _incident}

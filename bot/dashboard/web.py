@@ -30,7 +30,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from bot.dashboard import auth
-from bot.dashboard.actions import CASE_ACTIONS, WebDesk
+from bot.dashboard.actions import CASE_ACTIONS, WORKSPACE_ACTIONS, WebDesk
 from bot.dashboard.auth import Viewer
 from handlers import desk as desks
 from handlers.desk import OUTCOMES, humanise
@@ -107,6 +107,7 @@ class Dashboard:
             Route("/staff/static/dashboard.css", self._page(self.stylesheet, public=True), methods=["GET"]),
             Route("/staff/case/{code}", self._page(self.case_page), methods=["GET"]),
             Route("/staff/case/{code}/{action}", self._page(self.case_action), methods=["POST"]),
+            Route("/staff/do/{action}", self._page(self.workspace_action), methods=["POST"]),
             Route("/staff/numbers", self._page(self.numbers_page), methods=["GET"]),
             Route("/staff/numbers.csv", self._page(self.numbers_csv, lead=True, html=False), methods=["GET"]),
             Route("/staff/team", self._page(self.team_page, lead=True), methods=["GET"]),
@@ -249,7 +250,7 @@ class Dashboard:
 
     async def queue_page(self, _request: Request, _form: FormData, viewer: Viewer) -> Response:
         rows = await self._db(self._queue_rows, viewer, self.clock.now())
-        return self._render("queue.html", viewer, rows=rows)
+        return self._render("queue.html", viewer, rows=rows, incident_text=self.catalogue.text("sv", "checkin.incident"))
 
     def _queue_rows(self, session: Session, viewer: Viewer, now: datetime) -> list[dict[str, Any]]:
         names = {member.id: member.name for member in session.scalars(select(Staff))}
@@ -311,6 +312,20 @@ class Dashboard:
         desk = WebDesk(session, self.catalogue, self.profile, now, staff)
         problem = CASE_ACTIONS[action](desk, case, form)
         auth.flash(session, viewer, problem or (desk.said[0] if desk.said else "Klart."))
+
+    async def workspace_action(self, request: Request, form: FormData, viewer: Viewer) -> Response:
+        action = request.path_params["action"]
+        if action not in WORKSPACE_ACTIONS:
+            raise Refusal(404, "Okänd åtgärd", "Den åtgärden finns inte. Gå tillbaka till kön och använd formulären där.")
+        await self._db(self._do, viewer, action, form, self.clock.now())
+        self._wake()
+        return RedirectResponse("/staff", status_code=303)
+
+    def _do(self, session: Session, viewer: Viewer, action: str, form: FormData, now: datetime) -> None:
+        staff = session.get(Staff, viewer.staff_id)
+        desk = WebDesk(session, self.catalogue, self.profile, now, staff)
+        problem = WORKSPACE_ACTIONS[action](desk, form)
+        auth.flash(session, viewer, problem or (desk.said[-1] if desk.said else "Klart."))
 
     # --- numbers ----------------------------------------------------------------------------------------
 

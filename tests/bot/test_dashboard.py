@@ -427,3 +427,21 @@ def test_sample_data_fills_the_queue_through_the_engine_once(runtime):
         kinds = sorted(case.kind for case in queue(session))
         assert kinds == ["application", "application", "danger", "question"]
         assert queue(session)[0].urgent
+
+
+def test_outreach_contact_and_incident_outreach_from_the_queue_page(runtime):
+    client = browser(runtime)
+    log_in(client, "Omar", OMAR_PASSWORD)
+    page = client.get("/staff")
+    csrf = token(page.text)
+    assert "Efter en händelse" in page.text
+    client.post("/staff/do/contact", data={"csrf": csrf, "number": "070-555 12 34"})
+    assert flash(client.get("/staff").text) == "Kryssa i att personen sa ja, på plats, innan du skickar."
+    client.post("/staff/do/contact", data={"csrf": csrf, "number": "070-555 12 34", "consent": "yes"})
+    assert flash(client.get("/staff").text).startswith("Välkomst-SMS:et är på väg.")
+    client.post("/staff/do/incident", data={"csrf": csrf})
+    assert flash(client.get("/staff").text).startswith("Kryssa i att du har läst meddelandet")
+    client.post("/staff/do/incident", data={"csrf": csrf, "confirm": "yes"})
+    assert flash(client.get("/staff").text) == "Det finns inga aktiva deltagare att skicka till."
+    with runtime.sessions() as session:
+        assert "outreach_consent" in session.scalars(select(AuditEvent.action)).all()
