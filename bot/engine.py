@@ -28,7 +28,7 @@ from storage.outbox import queue_to_contact
 
 log = logging.getLogger(__name__)
 
-FLOOD_MESSAGES = 10
+FLOOD_MESSAGES = 20  # typed messages; button presses answer our own prompts and never count
 FLOOD_WINDOW = timedelta(seconds=10)
 
 
@@ -166,8 +166,8 @@ class Engine:
         """More than FLOOD_MESSAGES from one person within FLOOD_WINDOW: a flood (or a stuck phone), not a talk."""
         recent = session.scalar(
             select(func.count()).select_from(Message)
-            .where(Message.contact_id == message.contact_id, Message.direction == "in", Message.id < message.id,
-                   Message.created_at >= message.created_at - FLOOD_WINDOW)
+            .where(Message.contact_id == message.contact_id, Message.direction == "in", Message.kind == "text",
+                   Message.id < message.id, Message.created_at >= message.created_at - FLOOD_WINDOW)
         )  # fmt: skip
         return (recent or 0) >= FLOOD_MESSAGES
 
