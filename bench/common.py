@@ -139,12 +139,12 @@ def runtime_settings(keys: Keys, database_url: str, api_token: str, api_base_url
 
 
 def lift_telegram_pacing(runtime: Any) -> None:
-    """Bench-only diagnostic: take away the Telegram channel's own pacing (_pace) and PTB's AIORateLimiter, so what is
-    left is the engine, the database and the dispatcher. Never part of a goal figure."""
+    """Bench-only diagnostic: take away the Telegram channel's pacing (`_pace`), so what is left is the engine, the
+    database and the dispatcher. Never part of a goal figure."""
     import bot.channels.telegram as telegram
 
-    telegram.OVERALL_PER_SECOND = telegram.BULK_PER_SECOND = 1_000_000
-    runtime.channels["telegram"].bot._rate_limiter = None
+    telegram.OVERALL_PER_SECOND = telegram.BULK_PER_SECOND = telegram.GROUP_BURST = telegram.GROUP_PER_MINUTE = 1_000_000
+    telegram.GROUP_INTERVAL = telegram.BULK_INTERVAL_PER_CHAT = 0.0
 
 
 class RunningRuntime:

@@ -16,24 +16,35 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.clock import Clock
 from handlers.turn import Option
-from storage.models import ChannelIdentity, Contact, Message, OutboxItem
+from storage.models import Case, ChannelIdentity, Contact, Message, OutboxItem
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=120)  # far above any provider request timeout
 BATCH = 100
 SEND_CONCURRENCY = 16
+SWEEP_EVERY = 5.0  # seconds between looks for rows a dead process left `sending`
+# When staff posts pile up they go out together, as one post: Telegram takes about 20 posts a minute in a group,
+# so a busy hour's alerts would otherwise wait minutes for their turn. Telegram takes 4096 characters and 100
+# buttons a message; these stay well under both.
+JOIN_AFTER_WAIT = 1.5  # seconds a post waited for the group's turn: more than the one-a-second spacing
+STAFF_POST_ITEMS = 10
+STAFF_POST_CHARS = 3500
+STAFF_POST_BUTTONS = 40
+
+Key = tuple[str, int | None, str]  # (channel, identity, target): the unit within which order is kept
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,17 @@ class RetryPolicy:
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         delay = random.uniform(ceiling / 2, ceiling)
         return max(delay, retry_after or 0.0)
+
+
+class _Wake:
+    """Something to deliver (or room to deliver it): wakes both lanes' loops; each clears only its own."""
+
+    def __init__(self) -> None:
+        self.lanes = {0: asyncio.Event(), 1: asyncio.Event()}
+
+    def set(self) -> None:
+        for event in self.lanes.values():
+            event.set()
 
 
 class Dispatcher:
@@ -65,41 +87,88 @@ class Dispatcher:
         self.policy = policy
         self.staff_chat_id = staff_chat_id
         self.on_failed = on_failed  # told, in the same transaction, of each message that failed or may have
-        self.wake = asyncio.Event()
+        self.wake = _Wake()
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
+        # What each lane is delivering right now, by address: a slow address (a staff group waiting for its
+        # turn, a person's chat paced to one a second) holds only its own task, never the lane.
+        self._busy: dict[int, set[Key]] = {0: set(), 1: set()}
+        self._tasks: dict[int, set[asyncio.Task[int]]] = {0: set(), 1: set()}
+        self._swept = float("-inf")
 
     async def run(self, lane: int, idle_seconds: float = 1.0) -> None:
-        """Deliver one lane forever; lane 0 (replies, urgent alerts) never waits behind lane 1 (bulk)."""
-        while True:
-            try:
-                if lane == 0:
-                    await asyncio.to_thread(self.sweep_stale)
-                sent = await self.deliver_due(lane)
-            except Exception:
-                log.exception("dispatcher lane %s failed; retrying", lane)
-                sent = 0
-            if sent == 0:
-                self.wake.clear()
+        """Deliver one lane forever; lane 0 (replies, urgent alerts) never waits behind lane 1 (bulk).
+
+        Each address's due messages are one task; the loop keeps starting tasks for other addresses while
+        earlier ones wait, so nothing due waits for anything but its own address's older messages."""
+        wake = self.wake.lanes[lane]
+        try:
+            while True:
                 try:
-                    await asyncio.wait_for(self.wake.wait(), idle_seconds)
-                except TimeoutError:
-                    pass
+                    if lane == 0 and time.monotonic() - self._swept >= SWEEP_EVERY:
+                        self._swept = time.monotonic()
+                        await asyncio.to_thread(self.sweep_stale)
+                    started = await self._start_due(lane)
+                except Exception:
+                    log.exception("dispatcher lane %s failed; retrying", lane)
+                    started = 0
+                if started == 0:
+                    wake.clear()
+                    try:
+                        await asyncio.wait_for(wake.wait(), idle_seconds)
+                    except TimeoutError:
+                        pass
+        finally:
+            for task in list(self._tasks[lane]):
+                task.cancel()
+            await asyncio.gather(*self._tasks[lane], return_exceptions=True)
 
     async def deliver_due(self, lane: int) -> int:
-        items = await asyncio.to_thread(self._due, lane)
-        groups = [list(group) for _, group in groupby(items, key=lambda item: (item.channel, item.identity_id, item.target))]
-        results = await asyncio.gather(*(self._deliver_in_order(group) for group in groups))
-        return sum(results)
+        """Deliver what is due now in this lane and wait for it; returns how many messages went out."""
+        items = await asyncio.to_thread(self._due, lane, frozenset(self._busy[lane]))
+        tasks = [self._spawn(lane, key, list(group)) for key, group in groupby(items, key=_key)]
+        return sum(await asyncio.gather(*tasks))
 
-    def _due(self, lane: int) -> list[OutboxItem]:
+    async def _start_due(self, lane: int) -> int:
+        """Start a task for each address with due messages that is not already being worked, up to the lane's limit."""
+        room = SEND_CONCURRENCY - len(self._tasks[lane])
+        if room <= 0:
+            return 0
+        items = await asyncio.to_thread(self._due, lane, frozenset(self._busy[lane]))
+        started = 0
+        for key, group in groupby(items, key=_key):
+            if started >= room:
+                break
+            if key not in self._busy[lane]:
+                self._spawn(lane, key, list(group))
+                started += 1
+        return started
+
+    def _spawn(self, lane: int, key: Key, group: list[OutboxItem]) -> asyncio.Task[int]:
+        self._busy[lane].add(key)
+        task = asyncio.create_task(self._deliver_in_order(group))
+        self._tasks[lane].add(task)
+
+        def done(finished: asyncio.Task[int]) -> None:
+            self._busy[lane].discard(key)
+            self._tasks[lane].discard(finished)
+            self.wake.lanes[lane].set()  # room for another address, and perhaps this one has more
+
+        task.add_done_callback(done)
+        return task
+
+    def _due(self, lane: int, busy: frozenset[Key] = frozenset()) -> list[OutboxItem]:
         now = self.clock.now()
+        conditions = [OutboxItem.status == "pending", OutboxItem.lane == lane, OutboxItem.next_attempt_at <= now]
+        # Addresses being worked are left out here, or a long queue for one of them would fill the batch.
+        busy_identities = [identity for _, identity, _ in busy if identity is not None]
+        if busy_identities:
+            conditions.append(or_(OutboxItem.identity_id.is_(None), OutboxItem.identity_id.not_in(busy_identities)))
+        for channel, identity, target in busy:
+            if identity is None:
+                conditions.append(not_(and_(OutboxItem.identity_id.is_(None), OutboxItem.channel == channel, OutboxItem.target == target)))
         with self.sessions() as session:
-            due = session.scalars(
-                select(OutboxItem).where(OutboxItem.status == "pending", OutboxItem.lane == lane,
-                                         OutboxItem.next_attempt_at <= now)
-                .order_by(OutboxItem.id).limit(BATCH)
-            ).all()  # fmt: skip
+            due = session.scalars(select(OutboxItem).where(*conditions).order_by(OutboxItem.id).limit(BATCH)).all()
             if not due:
                 return []
             # An address's messages go out in order within a lane: skip it while an older one still waits.
@@ -125,54 +194,123 @@ class Dispatcher:
         sent = 0
         async with self._limits[group[0].lane]:
             for item in group:
-                if not await self._deliver(item):
+                delivered = await (self._deliver_staff_post(item) if item.target == "staff_group" else self._deliver(item))
+                if delivered is None:
                     break  # keep the order: later messages wait for this one
-                sent += 1
+                sent += delivered
         return sent
 
-    async def _deliver(self, item: OutboxItem) -> bool:
+    async def _deliver(self, item: OutboxItem) -> int | None:
+        """Send one row: the number sent (0 if it was not ours to send), or None if it must be tried again later."""
         channel = self.channels.get(item.channel)
-        if channel is None or (item.target == "staff_group" and self.staff_chat_id is None):
-            # Not configured here (for example staff alerts with no staff group): say so instead of waiting forever.
-            await asyncio.to_thread(self._give_up, item.id, f"{item.channel} is not configured")
-            return True
+        if channel is None:
+            # Not configured here: say so instead of waiting forever.
+            await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
+            return 0
         outbound = await asyncio.to_thread(self._peek, item.id)
         if outbound is None:
-            return True  # taken by another worker meanwhile: not ours to wait for
+            return 0  # taken by another worker meanwhile: not ours to wait for
         # Wait for the provider's pace before the row is marked `sending`: a crash while waiting then leaves it
         # `pending` (sent later, once) instead of `uncertain` (never sent).
         try:
             await channel.pace(outbound)
         except TransientSendError as exc:
-            await asyncio.to_thread(self._retry_later, item.id, str(exc), exc.retry_after, False)
-            return False
+            await asyncio.to_thread(self._retry_later, [item.id], str(exc), exc.retry_after, False)
+            return None
         if not await asyncio.to_thread(self._claim, item.id):
             channel.unpace(outbound)
-            return True  # taken by another worker, or cancelled: either way not ours to wait for
+            return 0  # taken by another worker, or cancelled: either way not ours to wait for
+        return await self._send(channel, outbound, [item.id])
+
+    async def _deliver_staff_post(self, item: OutboxItem) -> int | None:
+        """Staff posts due at once go out as one post, claimed together once the group's turn has come."""
+        channel = self.channels.get(item.channel)
+        if channel is None or self.staff_chat_id is None:
+            # Staff alerts with no staff group, say: the operator was warned at start-up; don't wait forever.
+            await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
+            return 0
+        if await asyncio.to_thread(self._peek, item.id) is None:
+            return 0  # already went out, joined to an earlier post
+        turn = Outbound(item.channel, str(self.staff_chat_id), "", lane=item.lane)
+        asked = time.monotonic()
+        try:
+            await channel.pace(turn)
+        except TransientSendError as exc:
+            await asyncio.to_thread(self._retry_later, [item.id], str(exc), exc.retry_after, False)
+            return None
+        # A calm group gets one post per alert; once posts have had to wait for the group's turn, what is due goes together.
+        limit = STAFF_POST_ITEMS if time.monotonic() - asked >= JOIN_AFTER_WAIT else 1
+        claimed = await asyncio.to_thread(self._claim_staff_post, item.channel, item.lane, limit)
+        if claimed is None:
+            channel.unpace(turn)
+            return 0
+        ids, outbound = claimed
+        return await self._send(channel, outbound, ids)
+
+    async def _send(self, channel: Channel, outbound: Outbound, ids: list[int]) -> int | None:
+        """Send claimed rows as one message and record what happened to them."""
         try:
             provider_id = await channel.send(outbound)
         except TransientSendError as exc:
-            await asyncio.to_thread(self._retry_later, item.id, str(exc), exc.retry_after)
-            return False
+            await asyncio.to_thread(self._retry_later, ids, str(exc), exc.retry_after)
+            return None
         except PermanentSendError as exc:
-            await asyncio.to_thread(self._give_up, item.id, str(exc))
-            return True
+            await asyncio.to_thread(self._give_up, ids, str(exc))
+            return 0
         except UncertainSendError as exc:
-            await asyncio.to_thread(self._give_up, item.id, str(exc), "uncertain")
-            return True
+            await asyncio.to_thread(self._give_up, ids, str(exc), "uncertain")
+            return 0
         except Exception as exc:
             # Unknown: the provider may well have delivered it (a reply we could not parse, say). At most once.
-            log.exception("send of outbox item %s ended in an unexpected error; not resending", item.id)
-            await asyncio.to_thread(self._give_up, item.id, f"unexpected {type(exc).__name__}", "uncertain")
-            return True
-        await asyncio.to_thread(self._mark_sent, item.id, provider_id)
-        return True
+            log.exception("send of outbox items %s ended in an unexpected error; not resending", ids)
+            await asyncio.to_thread(self._give_up, ids, f"unexpected {type(exc).__name__}", "uncertain")
+            return 0
+        await asyncio.to_thread(self._mark_sent, ids, provider_id)
+        return len(ids)
 
     def _peek(self, item_id: int) -> Outbound | None:
         """The message as it will go out, if the row is still waiting; nothing is changed."""
         with self.sessions() as session:
             item = session.get(OutboxItem, item_id)
             return self._render(session, item) if item is not None and item.status == "pending" else None
+
+    def _claim_staff_post(self, channel: str, lane: int, limit: int) -> tuple[list[int], Outbound] | None:
+        """Claim the staff posts due in this lane (oldest first, as many as fit one post) and join them."""
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            due = session.scalars(
+                select(OutboxItem).where(OutboxItem.status == "pending", OutboxItem.lane == lane, OutboxItem.channel == channel,
+                                         OutboxItem.target == "staff_group", OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.id).limit(limit)
+            ).all()  # fmt: skip
+            parts: list[tuple[int, str, list[tuple[str, str]], int | None]] = []
+            chars = buttons = 0
+            for item in due:
+                text, meta = _content(session, item)
+                options = [(key, label) for key, label in meta.get("options", [])]
+                if parts and (chars + len(text) + 2 > STAFF_POST_CHARS or buttons + len(options) > STAFF_POST_BUTTONS):
+                    break
+                won = session.execute(
+                    update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.status == "pending")
+                    .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
+                    .execution_options(synchronize_session=False)
+                ).rowcount == 1  # fmt: skip
+                if won:
+                    parts.append((item.id, text, options, item.case_id))
+                    chars, buttons = chars + len(text) + 2, buttons + len(options)
+            if not parts:
+                return None
+            if len(parts) == 1:
+                _, text, options, _ = parts[0]
+            else:
+                # Several cases in one post: each button says which case it is for.
+                codes = dict(session.execute(select(Case.id, Case.code).where(Case.id.in_([p[3] for p in parts if p[3]]))).all())
+                text = "\n\n".join(part[1] for part in parts)
+                options = [(key, f"{codes[case_id]} · {label}" if case_id in codes else label)
+                           for _, _, part_options, case_id in parts for key, label in part_options]  # fmt: skip
+            buttons_out = tuple(Option(key, label) for key, label in options)
+            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons_out, lane=lane)
+            return [part[0] for part in parts], outbound
 
     def _claim(self, item_id: int) -> bool:
         now = self.clock.now()
@@ -193,13 +331,7 @@ class Dispatcher:
             return True
 
     def _render(self, session: Session, item: OutboxItem) -> Outbound:
-        if item.message_id is not None:
-            message = session.get(Message, item.message_id)
-            assert message is not None
-            text, meta = message.body or "", json.loads(message.meta or "{}")
-        else:
-            payload = json.loads(item.payload or "{}")
-            text, meta = payload.get("text", ""), payload
+        text, meta = _content(session, item)
         if item.target == "staff_group":
             address = str(self.staff_chat_id or "")
         elif item.target == "address":  # a farewell after erasure: the address lives only in the payload
@@ -210,36 +342,38 @@ class Dispatcher:
         options = tuple(Option(key, label) for key, label in meta.get("options", []))
         return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane)
 
-    def _mark_sent(self, item_id: int, provider_id: str | None) -> None:
+    def _mark_sent(self, ids: list[int], provider_id: str | None) -> None:
         with self.sessions.begin() as session:
             session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id)
+                update(OutboxItem).where(OutboxItem.id.in_(ids))
                 .values(status="sent", sent_at=self.clock.now(), provider_message_id=provider_id, error=None)
             )  # fmt: skip
             # A farewell to an erased person carried their address; once it is sent, nothing may keep it.
-            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
 
-    def _retry_later(self, item_id: int, reason: str, retry_after: float | None, attempted: bool = True) -> None:
+    def _retry_later(self, ids: list[int], reason: str, retry_after: float | None, attempted: bool = True) -> None:
         with self.sessions.begin() as session:
-            item = session.get(OutboxItem, item_id)
-            if item is None or (not attempted and item.status != "pending"):
-                return
-            if attempted and item.attempts >= self.policy.max_attempts:
-                item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
-                log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
+            for item_id in ids:
+                item = session.get(OutboxItem, item_id)
+                if item is None or (not attempted and item.status != "pending"):
+                    continue
+                if attempted and item.attempts >= self.policy.max_attempts:
+                    item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
+                    log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
+                    self._tell(session, item_id, reason)
+                    continue
+                item.status, item.error = "pending", reason[:200]
+                item.next_attempt_at = self.clock.now() + timedelta(seconds=self.policy.delay(item.attempts, retry_after))
+
+    def _give_up(self, ids: list[int], reason: str, status: str = "failed") -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(status=status, error=reason[:200]))
+            for item_id in ids:
                 self._tell(session, item_id, reason)
-                return
-            item.status, item.error = "pending", reason[:200]
-            item.next_attempt_at = self.clock.now() + timedelta(seconds=self.policy.delay(item.attempts, retry_after))
-
-    def _give_up(self, item_id: int, reason: str, status: str = "failed") -> None:
-        with self.sessions.begin() as session:
-            session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(status=status, error=reason[:200]))
-            self._tell(session, item_id, reason)
-            session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.target == "address").values(payload=None))
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
         # Not configured is a choice the operator made (and was warned about at start-up), not an incident.
         log.log(logging.DEBUG if reason.endswith("not configured") else logging.WARNING,
-                "outbox item %s cannot be delivered: %s", item_id, reason)  # fmt: skip
+                "outbox items %s cannot be delivered: %s", ids, reason)  # fmt: skip
 
     def _tell(self, session: Session, item_id: int, reason: str) -> None:
         if self.on_failed is not None:
@@ -263,3 +397,17 @@ class Dispatcher:
         if uncertain:
             log.warning("%s outbox items were interrupted while sending and are not resent", uncertain)
         return retried + uncertain
+
+
+def _key(item: OutboxItem) -> Key:
+    return (item.channel, item.identity_id, item.target)
+
+
+def _content(session: Session, item: OutboxItem) -> tuple[str, dict]:
+    """A row's text and its extras (options, address of a farewell): from the transcript, or its own payload."""
+    if item.message_id is not None:
+        message = session.get(Message, item.message_id)
+        assert message is not None
+        return message.body or "", json.loads(message.meta or "{}")
+    payload = json.loads(item.payload or "{}")
+    return payload.get("text", ""), payload

@@ -30,7 +30,7 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
@@ -50,9 +50,17 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 MEDIA_KINDS = ("sticker", "photo", "voice", "video", "video_note", "animation", "audio", "document", "location")
 SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-BULK_INTERVAL_PER_CHAT = 1.0  # Telegram: about one message a second to one private chat
-OVERALL_PER_SECOND = 30  # Telegram's limit for a bot, all chats together
-BULK_PER_SECOND = 28  # what bulk may use of it, so a reply always finds room
+# Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): about 30
+# messages a second in all, about one a second to one chat, 20 a minute to one group.
+OVERALL_PER_SECOND = 30
+BULK_PER_SECOND = 29  # bulk leaves one a second free, and stops altogether while a reply waits for room
+BULK_INTERVAL_PER_CHAT = 1.0  # bulk to one private chat; replies in a conversation are not spaced
+GROUP_INTERVAL = 1.0
+# A group's posts: a token bucket of GROUP_BURST posts refilled at GROUP_PER_MINUTE. It can never put more than
+# GROUP_BURST + GROUP_PER_MINUTE = 20 posts into any minute, whatever the traffic: quick answers to staff when the
+# group is calm, one post every 3.75 s when it is busy (the dispatcher then joins what is due into one post).
+GROUP_BURST = 4
+GROUP_PER_MINUTE = 16
 
 
 class TelegramChannel:
@@ -71,10 +79,9 @@ class TelegramChannel:
         self.bot = ExtBot(
             token,
             base_url=api_url,
-            # The limiter paces (30/s overall, 20/min per group). Its own retries are off on purpose: a
-            # retry sleeping inside send() keeps the outbox row `sending`, so a crash during the sleep would
-            # turn a message Telegram refused into one we may never send. The outbox retries durably instead.
-            rate_limiter=AIORateLimiter(max_retries=0),
+            # No AIORateLimiter: pacing is ours (`_pace`), done before the outbox row is claimed. A limiter inside
+            # send() waits while the row is `sending`, so a crash then turns a message not yet sent into one
+            # never sent; and it let 20 group posts out at once, which Telegram's one-a-second-per-chat refuses.
             request=HTTPXRequest(connection_pool_size=32),
         )
         self.webhook_url = webhook_url
@@ -84,10 +91,11 @@ class TelegramChannel:
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._last_bulk: dict[str, float] = {}
-        self._recent: deque[float] = deque()  # completion times of our sends in the last second
-        self._in_flight = 0
-        self._pace_lock = asyncio.Lock()
+        self._admitted: deque[float] = deque()  # when each send of the last second was let go
+        self._last_bulk = float("-inf")
+        self._chat_free: dict[str, float] = {}  # earliest next send to a group, or bulk to a private chat
+        self._group_tokens: dict[str, tuple[float, float]] = {}  # chat -> (tokens, when counted)
+        self._replies_waiting = 0  # lane-0 sends waiting for room in the overall limit
         path = urlparse(webhook_url).path if webhook_url else ""
         self.info = ChannelInfo(routes=[Route(path or "/telegram/webhook", self._webhook, methods=["POST"])] if webhook_url else [])
 
@@ -171,40 +179,61 @@ class TelegramChannel:
             raise UncertainSendError("timed out waiting for Telegram") from exc
         except NetworkError as exc:
             raise TransientSendError(f"network: {type(exc).__name__}") from exc
-        finally:
-            self._sent_one()
         return str(sent.message_id)
 
     async def pace(self, message: Outbound) -> None:
         await self._pace(message.address, message.lane)
 
     def unpace(self, message: Outbound) -> None:
-        self._in_flight -= 1
+        """The send we were let go for will not happen: give its place in the last second back."""
+        if self._admitted:
+            self._admitted.pop()
 
     async def _pace(self, chat: str, lane: int) -> None:
-        """Stay under Telegram's limits rather than meet its 429s. A send holds its place in the count from the
-        moment it is allowed until a second after it completes, so however the requests bunch up on the way,
-        no second at Telegram's end sees more than 30 of ours. Bulk may fill 28 (replies always find room)
-        and sends one a second to any one chat."""
-        while True:
-            async with self._pace_lock:
-                now = time.monotonic()
-                while self._recent and now - self._recent[0] >= 1.0:
-                    self._recent.popleft()
-                allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
-                chat_free = self._last_bulk.get(chat, 0.0) + BULK_INTERVAL_PER_CHAT if lane == 1 else now
-                if len(self._recent) + self._in_flight < allowed and chat_free <= now:
-                    self._in_flight += 1
-                    if lane == 1:
-                        self._last_bulk[chat] = now
-                    return
-                full = len(self._recent) + self._in_flight >= allowed
-                wait = max(chat_free - now, (self._recent[0] + 1.0 - now) if full and self._recent else 0.01)
-            await asyncio.sleep(max(wait, 0.005))
+        """Wait until a send to `chat` in `lane` stays within Telegram's limits, and count it.
 
-    def _sent_one(self) -> None:
-        self._in_flight -= 1
-        self._recent.append(time.monotonic())
+        Sends are counted when they are let go, over a sliding second. Bulk is spread evenly (one every 1/29 s)
+        so the requests never bunch up at Telegram's end, keeps one place a second free, and gives way entirely
+        while a reply waits for room: a reply waits at most for the oldest send of the last second to age out."""
+        group = chat.startswith("-")
+        while True:
+            now = time.monotonic()
+            while self._admitted and now - self._admitted[0] >= 1.0:
+                self._admitted.popleft()
+            allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
+            overall = self._admitted[0] + 1.0 - now if len(self._admitted) >= allowed else 0.0
+            own = 0.0
+            if group or lane == 1:
+                own = self._chat_free.get(chat, 0.0) - now
+            if group:
+                own = max(own, (1.0 - self._tokens(chat, now)) * 60.0 / GROUP_PER_MINUTE)
+            if lane == 1:
+                overall = max(overall, self._last_bulk + 1.0 / BULK_PER_SECOND - now, 0.005 if self._replies_waiting else 0.0)
+            wait = max(overall, own)
+            if wait <= 0:
+                self._admitted.append(now)
+                if lane == 1:
+                    self._last_bulk = now
+                if group:
+                    tokens, _ = self._group_tokens[chat]
+                    self._group_tokens[chat] = (tokens - 1.0, now)
+                    self._chat_free[chat] = now + GROUP_INTERVAL
+                elif lane == 1:
+                    self._chat_free[chat] = now + BULK_INTERVAL_PER_CHAT
+                return
+            # A reply held back only by the overall limit asks bulk to give way; one waiting for its own chat does not.
+            yielding = lane == 0 and own <= 0
+            self._replies_waiting += yielding
+            try:
+                await asyncio.sleep(max(wait, 0.002))
+            finally:
+                self._replies_waiting -= yielding
+
+    def _tokens(self, chat: str, now: float) -> float:
+        tokens, counted = self._group_tokens.get(chat, (float(GROUP_BURST), now))
+        tokens = min(float(GROUP_BURST), tokens + (now - counted) * GROUP_PER_MINUTE / 60.0)
+        self._group_tokens[chat] = (tokens, now)
+        return tokens
 
 
 def parse_staff_update(update: Update, staff_chat_id: int | None) -> StaffAction | None:
