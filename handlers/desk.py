@@ -68,9 +68,11 @@ def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: 
     elif action.text.startswith("/"):
         _command(desk, action.text)
     elif action.reply_to:
-        case = _case_of_post(session, action.reply_to)
-        if case is not None:
-            relay(desk, case, action.text)
+        cases = _cases_of_post(session, action.reply_to)
+        if len(cases) == 1:
+            relay(desk, cases[0], action.text)
+        elif len(cases) > 1:
+            desk.post(desk.t("staff.reply_which"))
 
 
 def _command(desk: Desk, text: str) -> None:
@@ -420,11 +422,11 @@ def _case(session: Session, code: str) -> Case | None:
     return session.scalar(select(Case).where(Case.code == code.upper().strip()))
 
 
-def _case_of_post(session: Session, provider_message_id: str) -> Case | None:
-    """The case a staff post was about, so that replying to it in Telegram answers that case."""
-    case_id = session.scalar(select(OutboxItem.case_id).where(
-        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id))  # fmt: skip
-    return session.get(Case, case_id) if case_id else None
+def _cases_of_post(session: Session, provider_message_id: str) -> list[Case]:
+    """The cases a staff post was about, so that replying to it in Telegram answers that case. A busy hour's
+    alerts go out joined in one post (bot/dispatcher.py): a reply to such a post cannot say which case it answers."""
+    return list(session.scalars(select(Case).where(Case.id.in_(select(OutboxItem.case_id).where(
+        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id)))))  # fmt: skip
 
 
 def _unknown_case(desk: Desk, text: str) -> None:

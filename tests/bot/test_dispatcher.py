@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from bot.channels.base import ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError
 from bot.dispatcher import STALE_AFTER, Dispatcher, RetryPolicy
 from handlers.turn import Inbound
-from storage.models import OutboxItem
+from storage.models import Case, OutboxItem
+from storage.outbox import queue_to_staff
 
 
 class RecordingChannel:
@@ -212,3 +213,67 @@ async def test_an_unexpected_error_is_not_resent_either(db, engine, dispatcher, 
     say(engine, "1012")
     await dispatcher.deliver_due(0)
     assert statuses(db) == ["uncertain"]
+
+
+class GroupWaitChannel(RecordingChannel):
+    """Telegram as the dispatcher meets it when the staff group's turn is `group_wait` seconds away."""
+
+    def __init__(self, group_wait: float) -> None:
+        super().__init__()
+        self.group_wait = group_wait
+
+    async def pace(self, message: Outbound) -> None:
+        if message.address.startswith("-"):
+            await asyncio.sleep(self.group_wait)
+
+
+def questions(engine, *addresses: str) -> None:
+    from tests.handlers.test_ask import started
+
+    for address in addresses:
+        chat = started(engine, address=address)
+        chat.press("Ställ en fråga")
+        chat.send("Vad kostar det?")
+
+
+async def test_a_staff_post_waiting_for_the_group_holds_back_no_reply(db, engine, clock):
+    channel = GroupWaitChannel(group_wait=3.0)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100)
+    with db.sessions.begin() as session:
+        queue_to_staff(session, text="Ny fråga K-AAAA", now=clock.now())
+    lane = asyncio.create_task(dispatcher.run(lane=0, idle_seconds=0.05))
+    await asyncio.sleep(0.1)  # the staff post now waits for the group's turn
+    say(engine, "3001")
+    dispatcher.wake.set()
+    for _ in range(50):
+        if channel.sent:
+            break
+        await asyncio.sleep(0.02)
+    lane.cancel()
+    await asyncio.gather(lane, return_exceptions=True)
+    assert [message.address for message in channel.sent] == ["3001"]  # the greeting went; the staff post still waits
+
+
+async def test_a_calm_group_gets_one_post_per_alert(db, engine, clock):
+    channel = GroupWaitChannel(group_wait=0.0)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100)
+    questions(engine, "3101", "3102")
+    await dispatcher.deliver_due(0)
+    posts = [message for message in channel.sent if message.address == "-100"]
+    assert [post.text.split()[:2] for post in posts] == [["Ny", "fråga"], ["Ny", "fråga"]]
+
+
+async def test_alerts_that_waited_for_the_group_go_out_as_one_post_each_button_naming_its_case(db, engine, clock):
+    from bot.dispatcher import JOIN_AFTER_WAIT
+
+    channel = GroupWaitChannel(group_wait=JOIN_AFTER_WAIT + 0.1)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100)
+    questions(engine, "3201", "3202", "3203")
+    await dispatcher.deliver_due(0)
+    (post,) = [message for message in channel.sent if message.address == "-100"]
+    with db.sessions() as session:
+        codes = list(session.scalars(select(Case.code).order_by(Case.id)))
+        rows = session.scalars(select(OutboxItem).where(OutboxItem.target == "staff_group")).all()
+    assert [line.split()[2].rstrip(":") for line in post.text.split("\n\n")] == codes
+    assert {option.label.split(" · ")[0] for option in post.options} == set(codes)
+    assert {(row.status, row.provider_message_id) for row in rows} == {("sent", f"id{len(channel.sent)}")}

@@ -4,7 +4,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers.desk import StaffAction, queue
 from storage.models import AuditEvent, Case, OutboxItem
@@ -138,6 +138,22 @@ def test_replying_to_an_alert_in_telegram_answers_that_case(engine, db, group):
     group.posts()
     (sent,) = group.do("222", "Det kostar ingenting.", reply_to="777")
     assert sent == f"Skickat till {case.code}."
+
+
+def test_a_reply_to_a_post_that_joined_several_alerts_asks_which_case_and_sends_nothing(engine, db, group):
+    for address in ("61", "62"):
+        chat = started(engine, address=address)
+        chat.press("Ställ en fråga")
+        chat.send("Vad kostar det?")
+    with db.sessions.begin() as session:
+        for alert in session.scalars(select(OutboxItem).where(OutboxItem.target == "staff_group")):
+            alert.status, alert.provider_message_id = "sent", "778"  # one post carried both alerts
+        before = session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.target == "contact"))
+    group.posts()
+    (asked,) = group.do("222", "Det kostar ingenting.", reply_to="778")
+    assert asked.startswith("Det inlägget gäller flera ärenden, så svaret skickades inte.")
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.target == "contact")) == before
 
 
 def test_a_consented_number_is_shown_only_on_request_and_that_is_audited(engine, db, group):
