@@ -96,6 +96,7 @@ class TelegramChannel:
         self._chat_free: dict[str, float] = {}  # earliest next send to a group, or bulk to a private chat
         self._group_tokens: dict[str, tuple[float, float]] = {}  # chat -> (tokens, when counted)
         self._replies_waiting = 0  # lane-0 sends waiting for room in the overall limit
+        self._monotonic, self._sleep = time.monotonic, asyncio.sleep  # tests put a virtual clock here
         path = urlparse(webhook_url).path if webhook_url else ""
         self.info = ChannelInfo(routes=[Route(path or "/telegram/webhook", self._webhook, methods=["POST"])] if webhook_url else [])
 
@@ -197,7 +198,7 @@ class TelegramChannel:
         while a reply waits for room: a reply waits at most for the oldest send of the last second to age out."""
         group = chat.startswith("-")
         while True:
-            now = time.monotonic()
+            now = self._monotonic()
             while self._admitted and now - self._admitted[0] >= 1.0:
                 self._admitted.popleft()
             allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
@@ -225,7 +226,7 @@ class TelegramChannel:
             yielding = lane == 0 and own <= 0
             self._replies_waiting += yielding
             try:
-                await asyncio.sleep(max(wait, 0.002))
+                await self._sleep(max(wait, 0.002))
             finally:
                 self._replies_waiting -= yielding
 

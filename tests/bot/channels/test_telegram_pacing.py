@@ -1,0 +1,90 @@
+"""Telegram's limits, kept by the channel before a send rather than learned from its 429s.
+
+Sends are let go by `TelegramChannel._pace`; most of these tests run it on a virtual clock, where waiting moves time
+on, and check the limits over the whole timeline of what it let go.
+"""
+
+import asyncio
+
+from bot.channels import telegram
+from bot.channels.telegram import TelegramChannel
+
+STAFF = "-1001234"
+
+
+class VirtualTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def channel(virtual: VirtualTime | None = None) -> TelegramChannel:
+    made = TelegramChannel("123:abc", "http://127.0.0.1:9/bot")
+    if virtual is not None:
+        made._monotonic, made._sleep = virtual.monotonic, virtual.sleep
+    return made
+
+
+def most_in_any(window: float, times: list[float]) -> int:
+    return max(sum(1 for other in times if start <= other < start + window) for start in times)
+
+
+async def let_go(made: TelegramChannel, virtual: VirtualTime, chats: list[str], lane: int) -> list[float]:
+    times = []
+    for chat in chats:
+        await made._pace(chat, lane)
+        times.append(virtual.now)
+    return times
+
+
+async def test_bulk_goes_evenly_at_29_a_second_never_more_in_any_second():
+    virtual = VirtualTime()
+    times = await let_go(channel(virtual), virtual, [str(2000 + n) for n in range(300)], lane=1)
+    assert most_in_any(1.0, times) <= telegram.BULK_PER_SECOND
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.95 * telegram.OVERALL_PER_SECOND
+
+
+async def test_bulk_to_one_person_goes_once_a_second():
+    virtual = VirtualTime()
+    times = await let_go(channel(virtual), virtual, ["2001"] * 5, lane=1)
+    assert [round(later - earlier, 3) for earlier, later in zip(times, times[1:], strict=False)] == [1.0] * 4
+
+
+async def test_replies_in_a_conversation_are_not_spaced():
+    virtual = VirtualTime()
+    times = await let_go(channel(virtual), virtual, ["2001"] * 3, lane=0)
+    assert times == [1000.0] * 3
+
+
+async def test_the_staff_group_gets_at_most_20_posts_in_any_minute_and_one_a_second():
+    virtual = VirtualTime()
+    times = await let_go(channel(virtual), virtual, [STAFF] * 60, lane=0)
+    assert most_in_any(60.0, times) <= 20
+    assert most_in_any(1.0, times) == 1
+    assert times[telegram.GROUP_BURST - 1] - times[0] <= telegram.GROUP_BURST - 1  # a calm group is answered quickly
+
+
+async def test_a_reply_waiting_for_room_is_let_go_before_any_more_bulk():
+    made = channel()  # real time: bulk and the reply wait side by side
+    order: list[str] = []
+
+    async def bulk() -> None:
+        for n in range(40):
+            await made._pace(str(3000 + n), 1)
+            order.append("bulk")
+
+    draining = asyncio.create_task(bulk())
+    while order.count("bulk") < 10:
+        await asyncio.sleep(0.005)
+    made._admitted.extend([made._monotonic()] * telegram.OVERALL_PER_SECOND)  # the last second is full
+    await made._pace("4000", 0)
+    order.append("reply")
+    draining.cancel()
+    await asyncio.gather(draining, return_exceptions=True)
+    assert order[-1] == "reply" and order.count("bulk") <= 11
