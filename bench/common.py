@@ -202,7 +202,6 @@ def setup_logging(path: Path | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     for name in ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn", "twilio"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
 def dump(value: Any) -> str:

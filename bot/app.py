@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from storage.crypto import use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
+WORKER_THREADS = 12
 
 
 @dataclass
@@ -135,6 +137,10 @@ class Runtime:
 
     async def run(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        # Every database call runs in a worker thread (asyncio.to_thread). The default pool has cores + 4 threads,
+        # 6 here, shared by the engine, 32 send slots and the scheduler; WORKER_THREADS stays below the
+        # PostgreSQL pool's 15 connections (5 + 10 overflow), so a thread never waits for a connection.
+        self._loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="utvag-db"))
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._loop.add_signal_handler(signum, self._stop.set)

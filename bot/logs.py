@@ -17,7 +17,6 @@ QUIET_LIBRARIES = {
     "httpx": logging.WARNING,  # logs every request URL, which carries the bot token
     "httpcore": logging.WARNING,
     "telegram": logging.WARNING,
-    "telegram.ext.AIORateLimiter": logging.CRITICAL,  # a 429 is ours to retry; it logs each as an error
     "apscheduler": logging.WARNING,
     "twilio.http_client": logging.WARNING,
     "uvicorn.access": logging.WARNING,
