@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +14,17 @@ Clock = Callable[[], float]
 
 BULK_SLOWDOWN_SECONDS = 60.0
 BULK_MIN_FACTOR = 0.125  # repeated queue overflows halve the bulk rate down to an eighth, never to nothing
+
+# Twilio counts a sender's segments over any one-second window at the moment each request reaches it, and a request
+# reaches it some milliseconds after we admit it here (the dispatcher's claim transaction, a worker thread, the HTTP
+# round trip), by a different amount each time. Counting over a window a little longer than a second keeps that
+# jitter from moving one segment too many into Twilio's second; it costs 1 - 1/1.04 ≈ 4 % of the limit (9.6 of 10
+# segments/s), where a window of 1.05 s would leave the rate at 95.2 %, with nothing to spare for the event loop's
+# own lateness, against a goal of 95 %. A stall longer than the margin between admission and request (tens of
+# milliseconds or more) can still cost a 429; only counting at the request itself would cover that.
+WINDOW_MARGIN_SECONDS = 0.04
+WINDOW_SECONDS = 1.0 + WINDOW_MARGIN_SECONDS
+_EPSILON = 1e-9  # float slack when comparing segment sums with a fractional limit
 
 
 class SenderBusy(Exception):
@@ -25,8 +37,9 @@ class SenderBusy(Exception):
 
 @dataclass
 class _Sender:
-    tokens: float
-    updated: float
+    # (until, segments) of each send admitted in the last window, oldest first; `until` only ever grows, because a
+    # message longer than the limit is admitted into an empty window only and fills it until it leaves.
+    window: deque[tuple[float, float]] = field(default_factory=deque)
     waiting: list[tuple[int, int]] = field(default_factory=list)  # heap of (lane, arrival ticket)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     bulk_factor: float = 1.0
@@ -35,11 +48,17 @@ class _Sender:
 
 
 class Pacer:
-    """A token bucket per sender (From number) counted in segments, shared by both lanes.
+    """A sliding window per sender (From number) counted in segments, shared by both lanes.
 
-    Twilio queues what a number cannot send at once (a long code drains about one segment a second) and
-    refuses with 21611/30001 when that queue overflows; pacing here keeps the queue short, so a reply is
-    never stuck behind a bulk run. Lane 0 waiters always go before lane 1 waiters of the same sender.
+    No window of WINDOW_SECONDS (a second and a margin for request jitter) ever holds more than `segments_per_second`
+    segments admitted for one sender (a longer message goes alone), which is how Twilio counts a sender's messages
+    per second (MPS): anything faster is refused with 429 / 20429. Beyond that, Twilio queues what a number cannot
+    send at once (a long code drains about one segment a second) and refuses with 21611/30001 when that queue
+    overflows; pacing here keeps the queue short, so a reply is never stuck behind a bulk run. Lane 0 waiters always
+    go before lane 1 waiters of the same sender, and within a lane they go in order of arrival.
+
+    `burst` is accepted so that existing callers keep working, and ignored: the window itself allows at most
+    `segments_per_second` segments at once, and no more in any second after that.
     """
 
     def __init__(
@@ -52,8 +71,8 @@ class Pacer:
     ) -> None:
         if segments_per_second <= 0:
             raise ValueError("segments_per_second must be positive")
+        del burst  # ignored, see the class docstring
         self.rate = segments_per_second
-        self.capacity = burst if burst is not None else max(1.0, segments_per_second)
         # The dispatcher holds the outbox row `sending` while we wait and calls a row stale after 120 s, so
         # a waiter gives up well before that (with the request timeout on top) and the row is retried later.
         self.max_wait = max_wait
@@ -64,12 +83,12 @@ class Pacer:
     def _state(self, sender: str) -> _Sender:
         state = self._senders.get(sender)
         if state is None:
-            state = self._senders[sender] = _Sender(tokens=self.capacity, updated=self.clock())
+            state = self._senders[sender] = _Sender()
         return state
 
-    def _refill(self, state: _Sender, now: float) -> None:
-        state.tokens = min(self.capacity, state.tokens + (now - state.updated) * self.rate)
-        state.updated = now
+    def _update(self, state: _Sender, now: float) -> None:
+        while state.window and state.window[0][0] <= now:
+            state.window.popleft()
         if state.bulk_slow_until and now >= state.bulk_slow_until:
             state.bulk_factor, state.bulk_slow_until, state.bulk_next = 1.0, 0.0, 0.0
 
@@ -77,26 +96,41 @@ class Pacer:
         """Seconds until this sender could send `segments` in `lane`, ignoring other waiters (0 = now)."""
         state = self._state(sender)
         now = self.clock()
-        self._refill(state, now)
-        # A message longer than the bucket goes when the bucket is full and leaves it in debt, so the
-        # long-run rate still holds and nothing is too long to ever be sent.
-        need = min(float(segments), self.capacity)
-        wait = max(0.0, (need - state.tokens) / self.rate)
+        self._update(state, now)
+        # A message longer than the limit counts as the whole limit: it goes into an empty window.
+        excess = sum(counted for _, counted in state.window) + min(float(segments), self.rate) - self.rate
+        wait = 0.0
+        if excess > _EPSILON:
+            for until, counted in state.window:  # the oldest leave first
+                excess -= counted
+                if excess <= _EPSILON:
+                    wait = until - now
+                    break
         if lane != 0 and state.bulk_slow_until:
             wait = max(wait, state.bulk_next - now)
         return wait
 
+    def _admit(self, state: _Sender, segments: int, lane: int) -> None:
+        now = self.clock()
+        # A message longer than the limit fills the window for as many windows as its segments need at the limit
+        # (3 segments at 1 a second: 3 windows), a debt that keeps the long-run rate while nothing is too long to
+        # ever be sent.
+        until = now + WINDOW_SECONDS * max(1.0, segments / self.rate)
+        state.window.append((until, min(float(segments), self.rate)))
+        if lane != 0 and state.bulk_slow_until:
+            state.bulk_next = now + segments / (self.rate * state.bulk_factor)
+
     def bulk_rate(self, sender: str) -> float:
         """The bulk lane's current segments per second for this sender."""
         state = self._state(sender)
-        self._refill(state, self.clock())
+        self._update(state, self.clock())
         return self.rate * state.bulk_factor
 
     def slow_bulk(self, sender: str, seconds: float = BULK_SLOWDOWN_SECONDS) -> None:
         """Halve the bulk lane's rate for a while (Twilio's queue overflowed); lane 0 keeps the full rate."""
         state = self._state(sender)
         now = self.clock()
-        self._refill(state, now)
+        self._update(state, now)
         state.bulk_factor = max(BULK_MIN_FACTOR, state.bulk_factor / 2)
         state.bulk_slow_until = now + seconds
         self._notify(state)
@@ -113,9 +147,7 @@ class Pacer:
                 if state.waiting[0] == ticket:
                     wait = self.time_until(sender, segments, lane)
                     if wait <= 0:
-                        state.tokens -= segments
-                        if lane != 0 and state.bulk_slow_until:
-                            state.bulk_next = self.clock() + segments / (self.rate * state.bulk_factor)
+                        self._admit(state, segments, lane)
                         return
                 remaining = deadline - self.clock()
                 if remaining <= 0:
