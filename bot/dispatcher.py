@@ -48,6 +48,18 @@ Key = tuple[str, int | None, str]  # (channel, identity, target): the unit withi
 
 
 @dataclass(frozen=True)
+class Due:
+    """An outbox row ready to go, with the message as it will go out (read once, in `_due`)."""
+
+    id: int
+    channel: str
+    identity_id: int | None
+    target: str
+    lane: int
+    outbound: Outbound
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     base_seconds: float = 2.0
     cap_seconds: float = 600.0
@@ -144,7 +156,7 @@ class Dispatcher:
                 started += 1
         return started
 
-    def _spawn(self, lane: int, key: Key, group: list[OutboxItem]) -> asyncio.Task[int]:
+    def _spawn(self, lane: int, key: Key, group: list[Due]) -> asyncio.Task[int]:
         self._busy[lane].add(key)
         task = asyncio.create_task(self._deliver_in_order(group))
         self._tasks[lane].add(task)
@@ -157,7 +169,8 @@ class Dispatcher:
         task.add_done_callback(done)
         return task
 
-    def _due(self, lane: int, busy: frozenset[Key] = frozenset()) -> list[OutboxItem]:
+    def _due(self, lane: int, busy: frozenset[Key] = frozenset()) -> list[Due]:
+        """The rows ready to go in this lane, oldest first per address, each with its message as it will go out."""
         now = self.clock.now()
         conditions = [OutboxItem.status == "pending", OutboxItem.lane == lane, OutboxItem.next_attempt_at <= now]
         # Addresses being worked are left out here, or a long queue for one of them would fill the batch.
@@ -182,15 +195,21 @@ class Dispatcher:
                     .group_by(OutboxItem.identity_id)
                 ).all()
             )  # fmt: skip
-        first_due: dict[int, int] = {}
-        for item in due:
-            if item.identity_id is not None:
-                first_due.setdefault(item.identity_id, item.id)
-        ready = [item for item in due if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]]
-        ready.sort(key=lambda item: (item.channel, item.identity_id or 0, item.target, item.id))
-        return ready
+            first_due: dict[int, int] = {}
+            for item in due:
+                if item.identity_id is not None:
+                    first_due.setdefault(item.identity_id, item.id)
+            ready = [item for item in due if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]]
+            ready.sort(key=lambda item: (item.channel, item.identity_id or 0, item.target, item.id))
+            # Their transcript rows and addresses in two statements, not two per row.
+            message_ids = [item.message_id for item in ready if item.message_id is not None]
+            if message_ids:
+                session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+            if identities:
+                session.scalars(select(ChannelIdentity).where(ChannelIdentity.id.in_(identities))).all()
+            return [Due(item.id, item.channel, item.identity_id, item.target, item.lane, self._render(session, item)) for item in ready]
 
-    async def _deliver_in_order(self, group: list[OutboxItem]) -> int:
+    async def _deliver_in_order(self, group: list[Due]) -> int:
         sent = 0
         async with self._limits[group[0].lane]:
             for item in group:
@@ -200,36 +219,33 @@ class Dispatcher:
                 sent += delivered
         return sent
 
-    async def _deliver(self, item: OutboxItem) -> int | None:
+    async def _deliver(self, item: Due) -> int | None:
         """Send one row: the number sent (0 if it was not ours to send), or None if it must be tried again later."""
         channel = self.channels.get(item.channel)
         if channel is None:
             # Not configured here: say so instead of waiting forever.
             await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
             return 0
-        outbound = await asyncio.to_thread(self._peek, item.id)
-        if outbound is None:
-            return 0  # taken by another worker meanwhile: not ours to wait for
         # Wait for the provider's pace before the row is marked `sending`: a crash while waiting then leaves it
         # `pending` (sent later, once) instead of `uncertain` (never sent).
         try:
-            await channel.pace(outbound)
+            await channel.pace(item.outbound)
         except TransientSendError as exc:
             await asyncio.to_thread(self._retry_later, [item.id], str(exc), exc.retry_after, False)
             return None
         if not await asyncio.to_thread(self._claim, item.id):
-            channel.unpace(outbound)
+            channel.unpace(item.outbound)
             return 0  # taken by another worker, or cancelled: either way not ours to wait for
-        return await self._send(channel, outbound, [item.id])
+        return await self._send(channel, item.outbound, [item.id], wipe=item.target == "address")
 
-    async def _deliver_staff_post(self, item: OutboxItem) -> int | None:
+    async def _deliver_staff_post(self, item: Due) -> int | None:
         """Staff posts due at once go out as one post, claimed together once the group's turn has come."""
         channel = self.channels.get(item.channel)
         if channel is None or self.staff_chat_id is None:
             # Staff alerts with no staff group, say: the operator was warned at start-up; don't wait forever.
             await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
             return 0
-        if await asyncio.to_thread(self._peek, item.id) is None:
+        if not await asyncio.to_thread(self._pending, item.id):
             return 0  # already went out, joined to an earlier post
         turn = Outbound(item.channel, str(self.staff_chat_id), "", lane=item.lane)
         asked = time.monotonic()
@@ -247,7 +263,7 @@ class Dispatcher:
         ids, outbound = claimed
         return await self._send(channel, outbound, ids)
 
-    async def _send(self, channel: Channel, outbound: Outbound, ids: list[int]) -> int | None:
+    async def _send(self, channel: Channel, outbound: Outbound, ids: list[int], wipe: bool = False) -> int | None:
         """Send claimed rows as one message and record what happened to them."""
         try:
             provider_id = await channel.send(outbound)
@@ -265,14 +281,12 @@ class Dispatcher:
             log.exception("send of outbox items %s ended in an unexpected error; not resending", ids)
             await asyncio.to_thread(self._give_up, ids, f"unexpected {type(exc).__name__}", "uncertain")
             return 0
-        await asyncio.to_thread(self._mark_sent, ids, provider_id)
+        await asyncio.to_thread(self._mark_sent, ids, provider_id, wipe)
         return len(ids)
 
-    def _peek(self, item_id: int) -> Outbound | None:
-        """The message as it will go out, if the row is still waiting; nothing is changed."""
+    def _pending(self, item_id: int) -> bool:
         with self.sessions() as session:
-            item = session.get(OutboxItem, item_id)
-            return self._render(session, item) if item is not None and item.status == "pending" else None
+            return session.scalar(select(OutboxItem.status).where(OutboxItem.id == item_id)) == "pending"
 
     def _claim_staff_post(self, channel: str, lane: int, limit: int) -> tuple[list[int], Outbound] | None:
         """Claim the staff posts due in this lane (oldest first, as many as fit one post) and join them."""
@@ -313,22 +327,27 @@ class Dispatcher:
             return [part[0] for part in parts], outbound
 
     def _claim(self, item_id: int) -> bool:
+        """Mark the row `sending`, unless another worker has it or the person has since asked us to stop."""
         now = self.clock.now()
+        # They asked us to stop. What was written with the stop itself (its confirmation) still goes.
+        stopped = (
+            select(Contact.id).where(Contact.id == OutboxItem.contact_id, Contact.stopped_at.is_not(None),
+                                     Contact.stopped_at < OutboxItem.created_at)
+            .exists()
+        )  # fmt: skip
+        mine = and_(OutboxItem.id == item_id, OutboxItem.status == "pending")
         with self.sessions.begin() as session:
             claimed = session.execute(
-                update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+                update(OutboxItem).where(mine, or_(OutboxItem.target != "contact", ~stopped))
                 .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
             ).rowcount  # fmt: skip
-            if claimed != 1:
-                return False  # another worker has it
-            item = session.get(OutboxItem, item_id)
-            assert item is not None
-            contact = session.get(Contact, item.contact_id) if item.contact_id else None
-            if item.target == "contact" and contact and contact.stopped_at and item.created_at > contact.stopped_at:
-                # They asked us to stop. What was written with the stop itself (its confirmation) still goes.
-                item.status, item.error = "cancelled", "the person has opted out"
-                return False
-            return True
+            if claimed == 1:
+                return True
+            session.execute(
+                update(OutboxItem).where(mine, OutboxItem.target == "contact", stopped)
+                .values(status="cancelled", error="the person has opted out")
+            )  # fmt: skip
+            return False
 
     def _render(self, session: Session, item: OutboxItem) -> Outbound:
         text, meta = _content(session, item)
@@ -342,14 +361,12 @@ class Dispatcher:
         options = tuple(Option(key, label) for key, label in meta.get("options", []))
         return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane)
 
-    def _mark_sent(self, ids: list[int], provider_id: str | None) -> None:
+    def _mark_sent(self, ids: list[int], provider_id: str | None, wipe: bool = False) -> None:
+        values: dict[str, object] = {"status": "sent", "sent_at": self.clock.now(), "provider_message_id": provider_id, "error": None}
+        if wipe:
+            values["payload"] = None  # a farewell to an erased person carried their address; once sent, nothing keeps it
         with self.sessions.begin() as session:
-            session.execute(
-                update(OutboxItem).where(OutboxItem.id.in_(ids))
-                .values(status="sent", sent_at=self.clock.now(), provider_message_id=provider_id, error=None)
-            )  # fmt: skip
-            # A farewell to an erased person carried their address; once it is sent, nothing may keep it.
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(values))
 
     def _retry_later(self, ids: list[int], reason: str, retry_after: float | None, attempted: bool = True) -> None:
         with self.sessions.begin() as session:
@@ -399,7 +416,7 @@ class Dispatcher:
         return retried + uncertain
 
 
-def _key(item: OutboxItem) -> Key:
+def _key(item: Due) -> Key:
     return (item.channel, item.identity_id, item.target)
 
 
