@@ -35,7 +35,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound, PermanentSendError, TransientSendError, UncertainSendError
-from bot.channels.pacing import FloodGuard, Pacer, SenderBusy
+from bot.channels.pacing import Admission, FloodGuard, Pacer, SenderBusy
 from bot.channels.sms import render_sms, segments
 from handlers.turn import Inbound
 from storage.contacts import canonical_address, find_identity
@@ -152,6 +152,7 @@ class TwilioChannel:
         self.client.edge = self.client.region = None
         self.client.api.base_url = api_url.rstrip("/")
         self.pacer = pacer or Pacer(segments_per_second)
+        self._admissions: dict[int, Admission] = {}  # by id() of the Outbound between pace() and send()
         self.flood_guard = flood_guard or FloodGuard()
         self._flood_key = secrets.token_bytes(16)  # numbers are kept in memory only as keyed hashes
         self._accept: Accept | None = None
@@ -288,12 +289,12 @@ class TwilioChannel:
             return  # send() says why it cannot go
         units = 1 if whatsapp else segments(render_sms(message.text, message.options))
         try:
-            await self.pacer.acquire(sender, units, message.lane)
+            self._admissions[id(message)] = await self.pacer.acquire(sender, units, message.lane)
         except SenderBusy as exc:
             raise TransientSendError("the sender's queue is full", retry_after=exc.retry_after) from exc
 
     def unpace(self, message: Outbound) -> None:
-        return None  # the bucket refills by itself
+        self._admissions.pop(id(message), None)  # its place in the window frees itself within a second
 
     async def send(self, message: Outbound) -> str | None:
         whatsapp = message.channel == "whatsapp"
@@ -317,13 +318,16 @@ class TwilioChannel:
             params["content_variables"] = json.dumps(self.whatsapp_template_variables)
         else:
             params["body"] = render_sms(message.text, message.options)
+        admission = self._admissions.pop(id(message), None)
         try:
-            return await asyncio.to_thread(self._create, params)
+            return await asyncio.to_thread(self._create, params, admission)
         except _Refused as exc:
             raise await self._classify(exc, message, address, sender) from exc
 
-    def _create(self, params: dict[str, Any]) -> str:
+    def _create(self, params: dict[str, Any], admission: Admission | None = None) -> str:
         """One Messages API call, in a worker thread; Twilio's answers become _Refused or TransientSendError."""
+        if admission is not None:
+            self.pacer.restamp(admission)  # counted from when the request leaves, not from when it was let go
         try:
             created = self.client.messages.create(**params)
         except (TwilioRestException, TwilioServiceException) as exc:

@@ -425,6 +425,16 @@ async def test_a_message_longer_than_the_limit_still_goes_and_pays_for_its_segme
     assert (3 + sum(units for _, units in admitted[:-1])) / admitted[-1][0] <= 1.0  # the long-run rate holds
 
 
+async def test_a_send_counts_from_when_its_request_leaves_not_from_when_it_was_let_go():
+    clock = ManualClock()
+    pacer = Pacer(segments_per_second=2.0, clock=clock)
+    first = await pacer.acquire(SMS_FROM, 2, 1)  # the window is full
+    clock.now = 0.3  # a cold connection, a slow claim: the request only leaves now
+    pacer.restamp(first)
+    clock.now = WINDOW_SECONDS
+    assert pacer.time_until(SMS_FROM, 1, 1) == pytest.approx(0.3)  # a second after it left, not after it was let go
+
+
 async def test_lane_0_overtakes_waiting_bulk_messages():
     clock = ManualClock()
     pacer = Pacer(segments_per_second=1.0, clock=clock)
