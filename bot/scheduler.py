@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine, text
 
 from bot.engine import Engine as ConversationEngine
+from handlers import checkins
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 20
+TICK_SECONDS = 1  # a check-in is queued within about a second of its moment
+FULL_TICK_SECONDS = 20  # the rest of Engine.scheduled_work: timers, outreach progress posts, digest and purge
+CHECKIN_BATCHES = 40  # as Engine.scheduled_work: a backlog goes out in one tick, a batch per transaction
 LEADER_LOCK = 0x7574_7661  # "utva": the PostgreSQL advisory lock that elects the scheduling process
 
 
@@ -32,11 +36,16 @@ class Scheduler:
         self.aps = AsyncIOScheduler(timezone="UTC")
         self._lock_connection: Connection | None = None
         self.leader = database.dialect.name != "postgresql"  # SQLite is one process by design
+        self._full_at: float | None = None  # time.monotonic() of the last full tick
 
     def start(self) -> None:
-        # One in-memory job: what it acts on is in the database, so nothing here needs to survive a restart.
+        # One in-memory job: what it acts on is in the database, so nothing here needs to survive a restart. Never
+        # two ticks at once, a late tick runs once (coalesce) however late, and a slow one makes the next wait.
+        # APScheduler runs on the wall clock: a first moment in its past (a clock started days back, as the
+        # benchmark's) would make it step through every missed second before the first tick.
+        first = max(self.engine.clock.now(), datetime.now(UTC))
         self.aps.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="tick", replace_existing=True, coalesce=True,
-                         max_instances=1, misfire_grace_time=TICK_SECONDS * 3, next_run_time=self.engine.clock.now())  # fmt: skip
+                         max_instances=1, misfire_grace_time=None, next_run_time=first)  # fmt: skip
         self.aps.start()
 
     def shutdown(self) -> None:
@@ -52,12 +61,37 @@ class Scheduler:
         try:
             if not await asyncio.to_thread(self.elect):
                 return {}
-            done = await asyncio.to_thread(self.engine.scheduled_work, self.escalate_after, self.oncall_phone)
+            done = await asyncio.to_thread(self.work)
         except Exception:
             log.exception("scheduled work failed; trying again at the next tick")
             return {}
         if any(done.values()):
             self.on_work()
+        return done
+
+    def work(self) -> dict[str, int]:
+        """Due check-ins every tick; everything else Engine.scheduled_work does every FULL_TICK_SECONDS, as before.
+
+        Outreach progress is posted whenever its numbers have changed, so every second would be a staff-group post
+        a second during an outreach (Telegram lets a group have 20 a minute); the digest and purge try an INSERT
+        into job_runs at every tick of their windows; the timers need no second's precision."""
+        started = time.monotonic()
+        if self._full_at is None or started - self._full_at >= FULL_TICK_SECONDS:
+            self._full_at = started
+            return self.engine.scheduled_work(self.escalate_after, self.oncall_phone)
+        return self.send_due_checkins()
+
+    def send_due_checkins(self) -> dict[str, int]:
+        """The check-in part of Engine.scheduled_work, with the same keys."""
+        engine, done = self.engine, {"checkins_sent": 0, "checkins_skipped": 0, "checkins_waiting": 0}
+        now = engine.clock.now()
+        for _ in range(CHECKIN_BATCHES):
+            with engine.sessions.begin() as session:
+                batch = checkins.send_due(session, engine.catalogue, engine.profile, now)
+            for key, value in batch.items():
+                done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
+            if batch["sent"] + batch["skipped"] < checkins.BATCH:
+                break
         return done
 
     def elect(self) -> bool:

@@ -7,9 +7,10 @@ and nobody acts twice, however often or from how many processes this runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.catalogue import Catalogue
@@ -19,13 +20,13 @@ from storage.outbox import queue_to_staff
 
 REMIND_BEFORE = timedelta(minutes=15)
 WARN_AT = 0.75
+CHUNK = 500  # cases loaded at a time, should many timers be live at once
 
 
 def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, *,
                escalate_after: timedelta = timedelta(minutes=5), oncall_phone: str | None = None) -> dict[str, int]:  # fmt: skip
     done = {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0}
-    open_cases = list(session.scalars(select(Case).where(Case.state != "closed")))
-    for case in open_cases:
+    for case in _live(session, now, escalate_after):
         if case.kind == "call" and case.due_at:
             if case.state == "claimed" and case.due_at - REMIND_BEFORE <= now < case.due_at and _set(session, case, Case.reminded_at, now):
                 holder = session.get(Staff, case.assigned_staff_id)
@@ -52,6 +53,44 @@ def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: da
                     _sms_oncall(session, catalogue, case, now, oncall_phone)
                 done["escalated"] += 1
     return done
+
+
+def _live(session: Session, now: datetime, escalate_after: timedelta) -> Iterator[Case]:
+    """The open cases some timer below may act on now, by id, a chunk at a time.
+
+    Only their ids are read first (all other cases, the enrolled participants above all, are never loaded), then the
+    cases in chunks, so neither a crowd of live timers nor the UPDATEs between them meet a half-read result."""
+    condition = _may_act(now, escalate_after)
+    ids = session.scalars(select(Case.id).where(condition).order_by(Case.id)).all()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        yield from session.scalars(select(Case).where(Case.id.in_(chunk), condition).order_by(Case.id)).all()
+
+
+def _may_act(now: datetime, escalate_after: timedelta) -> ColumnElement[bool]:
+    """The conditions of run_timers in SQL, each with the IS NULL its compare-and-set needs. All are exact but the
+    warning's moment (75 % of created_at → due_at, two columns): any unkept promise not yet due and not yet warned
+    is read, and Python decides."""
+    call = and_(Case.kind == "call", Case.due_at.is_not(None), or_(
+        and_(Case.state == "claimed", Case.reminded_at.is_(None), Case.due_at > now, Case.due_at <= now + REMIND_BEFORE),
+        and_(Case.state == "open", Case.realerted_at.is_(None), Case.due_at <= now),
+    ))  # fmt: skip
+    promise = and_(Case.kind != "call", Case.due_at.is_not(None), _not_kept(), or_(
+        and_(Case.breached_at.is_(None), Case.due_at <= now),
+        and_(Case.warned_at.is_(None), Case.due_at > now),
+    ))  # fmt: skip
+    escalation = and_(Case.urgent.is_(True), Case.acknowledged_at.is_(None), Case.updated_at <= now - escalate_after,
+                      or_(Case.escalated_at.is_(None), Case.escalated_at <= now - escalate_after))  # fmt: skip
+    return and_(Case.state != "closed", or_(call, promise, escalation))
+
+
+def _not_kept() -> ColumnElement[bool]:
+    """`not _kept(case)` in SQL."""
+    return or_(
+        and_(Case.kind == "question", or_(Case.outcome.is_(None), Case.outcome != "answered")),
+        and_(Case.kind == "application", Case.claimed_at.is_(None)),
+        and_(Case.kind.not_in(("question", "application")), Case.acknowledged_at.is_(None)),
+    )
 
 
 def _kept(case: Case) -> bool:

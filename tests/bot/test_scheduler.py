@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.base import InboundMessage
-from bot.scheduler import Scheduler
+from bot.scheduler import FULL_TICK_SECONDS, TICK_SECONDS, Scheduler
 from handlers import checkins, schedule
 from handlers.profile import load_profile
 from handlers.turn import Inbound
@@ -141,3 +141,48 @@ def test_a_backlog_larger_than_a_batch_goes_out_in_one_tick(db, engine, clock):
             checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
     clock.advance(hours=23)
     assert engine.scheduled_work(timedelta(minutes=5), None)["checkins_sent"] == checkins.BATCH + 20
+
+
+def test_due_check_ins_go_out_every_second_and_the_rest_every_full_tick(db, engine, clock):
+    enrol_people(engine, 3)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    scheduler = scheduler_for(db, engine)
+    first = asyncio.run(scheduler.tick())  # the first tick does everything
+    assert "reminded" in first and "incident_reports" in first and first["checkins_sent"] == 0
+    clock.advance(hours=23)
+    second = asyncio.run(scheduler.tick())  # a second later: only what is due, no timers, progress, digest or purge
+    assert second == {"checkins_sent": 3, "checkins_skipped": 0, "checkins_waiting": 0}
+    assert asyncio.run(scheduler.tick())["checkins_sent"] == 0
+    scheduler._full_at = time.monotonic() - FULL_TICK_SECONDS
+    assert "incident_reports" in asyncio.run(scheduler.tick())
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 3
+
+
+def test_the_tick_runs_every_second_never_twice_at_once_and_late_rather_than_never(sqlite_db, clock):
+    from datetime import UTC, datetime
+
+    from bot.engine import Engine
+    from handlers.catalogue import Catalogue
+
+    async def job(at: datetime) -> tuple[object, datetime]:
+        clock._now = at
+        engine = Engine(sqlite_db.sessions, clock, Catalogue.load(), load_profile())
+        scheduler = scheduler_for(sqlite_db, engine)
+        scheduler.start()
+        try:
+            tick = scheduler.aps.get_job("tick")
+            return tick, tick.next_run_time
+        finally:
+            scheduler.shutdown()
+
+    later = datetime.now(UTC) + timedelta(days=30)
+    tick, first = asyncio.run(job(later))
+    assert tick.trigger.interval == timedelta(seconds=TICK_SECONDS) and TICK_SECONDS <= 2
+    assert tick.coalesce is True and tick.max_instances == 1 and tick.misfire_grace_time is None
+    assert first == later  # a test's clock ahead of the wall: no tick by itself
+    _, first = asyncio.run(job(datetime.now(UTC) - timedelta(days=3)))
+    assert abs(first - datetime.now(UTC)) < timedelta(seconds=5)  # a clock days behind: at once, with no catching up

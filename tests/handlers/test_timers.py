@@ -1,14 +1,16 @@
 """Timers with a controllable clock: call reminders and re-alerts, promise warnings, escalation."""
 
 import json
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from handlers.catalogue import Catalogue
 from handlers.profile import load_profile
 from handlers.timers import run_timers
 from storage.models import Case, OutboxItem
+from storage.staff import add_staff
 from tests.handlers.test_ask import started
 from tests.handlers.test_desk import Group, case_by_kind, team  # noqa: F401 (fixture)
 
@@ -111,3 +113,52 @@ def test_with_no_oncall_phone_the_group_still_gets_the_repost(engine, db, group,
     assert tick(db, clock, oncall=None)["escalated"] == 1
     with db.sessions() as session:
         assert session.scalar(select(OutboxItem).where(OutboxItem.channel == "sms")) is None
+
+
+def test_only_cases_a_timer_can_act_on_are_loaded_among_hundreds_of_participants(db, clock):
+    """Enrolled participants (claimed applications, their promise kept) and cases whose timers have all fired are
+    never read into Python: only the few live timers, and they all fire."""
+    now, ago = clock.now(), lambda **delta: clock.now() - timedelta(**delta)
+    codes = iter(range(10_000))
+
+    def case(kind: str, state: str = "open", **values: object) -> Case:
+        defaults = {"created_at": ago(days=3), "updated_at": ago(days=1), "urgent": False, "relative": False}
+        return Case(code=f"T-{next(codes):04d}", kind=kind, state=state, **{**defaults, **values})
+
+    with db.sessions.begin() as session:
+        sara = add_staff(session, name="Sara", role="lead", now=now, telegram_id="111")
+        session.flush()
+        done = [case("application", "claimed", due_at=ago(days=27), claimed_at=ago(days=29), acknowledged_at=ago(days=29),
+                     enrolled_at=ago(days=28)) for _ in range(300)]  # fmt: skip
+        done += [
+            case("question", "claimed", due_at=ago(days=1), outcome="answered", acknowledged_at=ago(days=2)),
+            case("question", due_at=ago(hours=1), warned_at=ago(hours=5), breached_at=ago(hours=1)),
+            case("application", due_at=ago(hours=2), warned_at=ago(days=1), breached_at=ago(hours=2)),
+            case("call", "claimed", due_at=now + timedelta(minutes=10), assigned_staff_id=sara.id, reminded_at=ago(minutes=5)),
+            case("call", due_at=ago(hours=1), realerted_at=ago(hours=1)),
+            case("call", "claimed", due_at=now + timedelta(hours=3), assigned_staff_id=sara.id),  # not yet
+            case("danger", urgent=True, updated_at=ago(hours=1), acknowledged_at=ago(minutes=50)),
+            case("danger", urgent=True, updated_at=ago(hours=1), escalated_at=ago(minutes=2)),  # again in three minutes
+            case("danger", "closed", urgent=True, updated_at=ago(hours=1), closed_at=ago(minutes=30)),
+            case("question", "closed", due_at=ago(hours=1), closed_at=ago(hours=2)),
+        ]
+        live = [
+            case("call", "claimed", due_at=now + timedelta(minutes=10), assigned_staff_id=sara.id),  # reminded
+            case("call", due_at=ago(minutes=30)),  # re-alerted
+            case("application", created_at=ago(days=3), due_at=now + timedelta(hours=12)),  # warned: 63 h of 84 are at 9 h ago
+            case("question", created_at=ago(days=2), due_at=ago(minutes=1), warned_at=ago(hours=12)),  # breached
+            case("danger", urgent=True, updated_at=ago(minutes=6)),  # escalated
+        ]
+        session.add_all(done + live)
+    live_ids = {item.id for item in live}
+
+    loaded: list[int] = []
+    with db.sessions.begin() as session:
+        event.listen(session, "loaded_as_persistent", lambda _, instance: loaded.append(getattr(instance, "id", None)))
+        fired = run_timers(session, Catalogue.load(), load_profile(), now, oncall_phone="+46709999999")
+    assert fired == {"reminded": 1, "realerted": 1, "warned": 1, "breached": 1, "escalated": 1}
+    assert set(loaded) >= live_ids and len(loaded) <= 10, f"{len(loaded)} rows loaded"
+    with db.sessions() as session:
+        assert set(session.scalars(select(OutboxItem.case_id))) == live_ids
+    with db.sessions.begin() as session:  # and once only
+        assert not any(run_timers(session, Catalogue.load(), load_profile(), now).values())
