@@ -12,7 +12,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,29 +22,8 @@ from multiprocessing.connection import Client, Listener
 from typing import Any
 
 from bench.common import STAFF_CHAT, setup_logging
-from tests.fakes import telegram_api, twilio_api
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
-
-
-class _TcpSockets:
-    """The `socket` module, except that a new socket says it is TCP (proto 6) rather than 0.
-
-    The fakes bind their listening socket as socket(AF_INET, SOCK_STREAM), proto 0; asyncio's _set_nodelay only sets
-    TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so every accepted connection keeps Nagle on, and a response
-    written as headers then body waits ~40 ms for the client's delayed ACK: about 45 ms a request, whatever the load.
-    The benchmark measures the Runtime, not that, so in the stand-in process the fakes get TCP sockets."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(socket, name)
-
-    @staticmethod
-    def socket(family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:  # noqa: A002
-        return socket.socket(family, type, proto or (socket.IPPROTO_TCP if type == socket.SOCK_STREAM else 0))
-
-
-if os.environ.get("BENCH_STANDIN_NAGLE") != "1":
-    telegram_api.socket = twilio_api.socket = _TcpSockets()  # type: ignore[assignment]
 
 TAG = re.compile(r"#s\d+")
 # A step a simulated person takes: ("text", words) or ("callback", data), its tag, and whether it is the one that should
@@ -324,7 +302,7 @@ def _serve(address: str, authkey: bytes, kind: str) -> None:
     api.start()
     connection = Client(address, authkey=authkey)
     connection.send({"url": api.url, "token": getattr(api, "token", None), "base_url": getattr(api, "base_url", None),
-                     "account_sid": getattr(api, "account_sid", None), "auth_token": getattr(api, "auth_token", None)})
+                     "account_sid": getattr(api, "account_sid", None), "auth_token": getattr(api, "auth_token", None)})  # fmt: skip
     while True:
         try:
             method, args, kwargs = connection.recv()

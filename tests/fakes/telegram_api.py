@@ -10,22 +10,21 @@ import email.policy
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.server import LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -34,15 +33,15 @@ _STRING_PARAMS = frozenset({
     "chat_id", "from_chat_id", "text", "caption", "parse_mode", "callback_query_id", "inline_message_id",
     "url", "secret_token", "ip_address", "action", "phone_number", "first_name", "last_name", "title",
     "emoji", "description", "short_description", "name", "language_code", "business_connection_id",
-})
+})  # fmt: skip
 _TRUE_METHODS = frozenset({
     "answercallbackquery", "sendchataction", "setmycommands", "deletemycommands", "logout", "close",
     "setmydescription", "setmyshortdescription", "setmyname", "setchatmenubutton",
-})
+})  # fmt: skip
 _KNOWN = _TRUE_METHODS | {
     "getme", "getupdates", "getmycommands", "setwebhook", "deletewebhook", "getwebhookinfo",
     "editmessagetext", "editmessagereplymarkup", "deletemessage",
-}
+}  # fmt: skip
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 _DESCRIPTIONS = {
@@ -83,9 +82,7 @@ def _decode(key: str, value: Any) -> Any:
 
 def _parse_multipart(content_type: str, body: bytes) -> JSON:
     # python-multipart is not installed, and the stdlib email parser understands multipart/form-data.
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
     fields: JSON = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -108,11 +105,14 @@ async def _read_params(request: Request) -> JSON:
     return {key: _decode(key, value) for key, value in raw.items()}
 
 
-class FakeBotAPI:
+class FakeBotAPI(LoopbackServer):
     """One fake bot: inject what users do, read what the bot did, and make Telegram misbehave on demand."""
 
+    kind = "Telegram"
+
     def __init__(self, token: str = "123456:TEST-TOKEN", host: str = "127.0.0.1", port: int = 0) -> None:
-        self.token, self.host, self._port = token, host, port
+        super().__init__(host, port)
+        self.token = token
         self.bot_user: JSON = {"id": 999000, "is_bot": True, "first_name": "Utväg", "username": "utvag_test_bot"}
         self.webhook: JSON | None = None
         self.too_many = 0
@@ -131,82 +131,30 @@ class FakeBotAPI:
         self._hanging: dict[str, bool] = {}  # lower-case method -> record before hanging
         self._limits: tuple[float | None, float | None] = (None, None)
         self._send_times: deque[tuple[float, str]] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()  # set when an update arrives, wakes long polls
         self._release = asyncio.Event()  # set by unhang()/stop(), frees hung requests
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self._port}"
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/bot"  # PTB appends "<token>/<method>"
 
-    def start(self) -> None:
-        # Binding here (not inside uvicorn) gives port=0 its real number before anyone asks for base_url,
-        # and a restarted fake keeps the same port, so a running bot can reconnect after an "outage".
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        self._port = sock.getsockname()[1]
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, http="h11", lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
-        self._server = server = uvicorn.Server(config)
-        self._closing = False
-        self._thread = threading.Thread(target=self._serve, args=(server, sock), name="fake-telegram", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake Telegram API did not start on {self.url}")
-            time.sleep(0.01)
+    def _app(self) -> Starlette:
+        return Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
 
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        # Our own loop, so tests may run theirs in the main thread; fresh events, as they bind to one loop.
+    def _on_start(self) -> None:
         self._wake, self._release = asyncio.Event(), asyncio.Event()
-        self._loop = loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        finally:
-            loop.close()
 
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        # Free long polls and hung calls first: uvicorn waits for open requests before it exits.
-        self._in_loop(self._shutdown_in_loop)
-        self._thread.join(timeout=10)
-        self._thread = self._loop = None
-
-    def _shutdown_in_loop(self) -> None:
-        self._closing = True
+    def _on_stop(self) -> None:
+        # Free long polls and hung calls: uvicorn waits for open requests before it exits.
         self._release.set()
         self._wake.set()
-        assert self._server is not None
-        self._server.should_exit = True
-
-    def __enter__(self) -> FakeBotAPI:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _in_loop(self, callback: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is not running: nobody is waiting
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(callback)
 
     # -- what users do -----------------------------------------------------------------------------
 
     def inject_message(self, chat_id: int, text: str | None = None, *, first_name: str = "Test", username: str | None = None,
-                       message_id: int | None = None, update_id: int | None = None, extra: JSON | None = None) -> int:
+                       message_id: int | None = None, update_id: int | None = None, extra: JSON | None = None) -> int:  # fmt: skip
         chat: JSON = {"id": chat_id, "type": "private", "first_name": first_name}
         if username:
             chat["username"] = username
@@ -223,8 +171,9 @@ class FakeBotAPI:
         with self._lock:
             message = self._find_message(str(chat_id), message_id)
         presser = self._user(from_user if from_user is not None else chat_id)
+        # PTB cannot parse a callback_query without chat_instance.
         query = {"id": str(next(self._callback_ids)), "from": presser, "chat_instance": f"ci-{chat_id}",
-                 "data": data, "message": message}  # PTB cannot parse a callback_query without chat_instance
+                 "data": data, "message": message}  # fmt: skip
         return self._inject("callback_query", query, None)
 
     def inject_contact(self, chat_id: int, phone_number: str) -> int:
@@ -233,7 +182,7 @@ class FakeBotAPI:
 
     def inject_group_message(self, chat_id: int, user_id: int, text: str, *, reply_to_message_id: int | None = None) -> int:
         message: JSON = {"chat": {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"},
-                         "from": self._user(user_id), "text": text}
+                         "from": self._user(user_id), "text": text}  # fmt: skip
         if reply_to_message_id is not None:
             with self._lock:
                 message["reply_to_message"] = self._find_message(str(chat_id), reply_to_message_id)
@@ -300,7 +249,7 @@ class FakeBotAPI:
                 calls = [(c["method"], c["status"]) for c in self.calls()[-15:]]
                 sent = [(s["method"], s["chat_id"], s["text"]) for s in self.sent()[-10:]]
                 raise AssertionError(f"fake Telegram: {name} still false after {timeout}s; pending updates "
-                                     f"{self.pending_updates}; last calls {calls}; last sent {sent}")
+                                     f"{self.pending_updates}; last calls {calls}; last sent {sent}")  # fmt: skip
             time.sleep(0.02)
 
     def wait_for_sent(self, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[JSON]:
@@ -324,7 +273,7 @@ class FakeBotAPI:
     # -- failures on demand ------------------------------------------------------------------------
 
     def fail_next(self, method: str, *, status: int = 429, retry_after: int | None = 1, description: str | None = None,
-                  times: int = 1) -> None:
+                  times: int = 1) -> None:  # fmt: skip
         if description is None:
             tail = f": retry after {retry_after}" if retry_after is not None else ""
             description = f"Too Many Requests{tail}" if status == 429 else _DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
@@ -543,7 +492,7 @@ class FakeBotAPI:
             new["reply_markup"] = p["reply_markup"]
         if new == old:
             raise _ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
-                                 "markup are exactly the same as a current content and reply markup of the message")
+                                 "markup are exactly the same as a current content and reply markup of the message")  # fmt: skip
         self._messages[ident] = new = {**new, "edit_date": int(time.time())}
         self._record(name, p, ident[1])
         return copy.deepcopy(new)
@@ -551,4 +500,4 @@ class FakeBotAPI:
     def _record(self, name: str, p: JSON, message_id: int | None) -> None:
         chat = p.get("chat_id")
         self._sent.append({"method": name, "chat_id": None if chat is None else str(chat), "text": p.get("text", p.get("caption")),
-                           "reply_markup": p.get("reply_markup"), "params": copy.deepcopy(p), "message_id": message_id})
+                           "reply_markup": p.get("reply_markup"), "params": copy.deepcopy(p), "message_id": message_id})  # fmt: skip

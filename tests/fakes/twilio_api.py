@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import copy
 import hmac
 import secrets
-import socket
 import threading
 import time
 from collections import deque
@@ -16,17 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.server import LoopbackServer
 
 JSON = dict[str, Any]
 API_VERSION = "2010-04-01"
@@ -68,13 +66,17 @@ def _rfc2822(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)  # Twilio's dates: "Tue, 01 Dec 2026 10:00:00 +0000"-style
 
 
-class FakeTwilioAPI:
-    """One fake Twilio account: read what was sent, inject inbound messages, make Twilio misbehave on demand."""
+class FakeTwilioAPI(LoopbackServer):
+    """One fake Twilio account: read what was sent, inject inbound messages, make Twilio misbehave on demand.
+
+    `url` is the API base URL (twilio-python's `client.api.base_url`, UTVAG_TWILIO_API_URL)."""
+
+    kind = "Twilio"
 
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
-        self.host, self._port = host, port
         self.validator = RequestValidator(self.auth_token)
         self.callbacks_enabled = True
         self._lock = threading.RLock()  # the test thread scripts/reads while the server thread answers
@@ -85,76 +87,24 @@ class FakeTwilioAPI:
         self._outcomes: deque[tuple[str | None, str, int | None]] = deque()  # (to or None, final status, error code)
         self._proxies: dict[str, str] = {}  # public URL prefix -> local URL prefix
         self._hanging: bool | None = None  # None: not hanging; else record before hanging?
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._release = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """The API base URL (twilio-python's `client.api.base_url`, UTVAG_TWILIO_API_URL)."""
-        return f"http://{self.host}:{self._port}"
-
-    def start(self) -> None:
-        # Binding here gives port=0 its real number before anyone asks for the URL.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
-        self._port = sock.getsockname()[1]
-        app = Starlette(routes=[
+    def _app(self) -> Starlette:
+        return Starlette(routes=[
             Route(f"/{API_VERSION}/Accounts/{{sid}}/Messages.json", self._create, methods=["POST"]),
             Route(f"/{API_VERSION}/Accounts/{{sid}}/Messages/{{message_sid}}.json", self._fetch, methods=["GET"]),
         ])  # fmt: skip
-        config = uvicorn.Config(app, http="h11", lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
-        self._server = server = uvicorn.Server(config)
-        self._closing = False
-        self._thread = threading.Thread(target=self._serve, args=(server, sock), name="fake-twilio", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake Twilio API did not start on {self.url}")
-            time.sleep(0.01)
 
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        # Our own loop, so tests may run theirs in the main thread; a fresh event, as events bind to one loop.
+    def _on_start(self) -> None:
         self._release = asyncio.Event()
-        self._loop = loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        finally:
-            loop.close()
 
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._in_loop(self._shutdown_in_loop)
-        self._thread.join(timeout=10)
-        self._thread = self._loop = None
-
-    def _shutdown_in_loop(self) -> None:
-        self._closing = True
+    def _on_stop(self) -> None:
         self._release.set()
         for task in self._tasks:
             task.cancel()
-        assert self._server is not None
-        self._server.should_exit = True
-
-    def __enter__(self) -> FakeTwilioAPI:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _in_loop(self, callback: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is not running: nobody is waiting
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(callback)
 
     # -- scripting ---------------------------------------------------------------------------------
 
