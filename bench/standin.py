@@ -216,9 +216,10 @@ class BenchBotAPI(FakeBotAPI):
         with self._lock:
             found = []
             for posted, chat, text in self.send_log:
-                match = TAG.search(text) if chat == str(STAFF_CHAT) else None
-                if match and match.group(0) in self.alert_marks:
-                    found.append((match.group(0), self.alert_marks[match.group(0)], posted))
+                # A busy group gets several alerts joined in one post: every tag in it counts.
+                for tag in TAG.findall(text) if chat == str(STAFF_CHAT) else []:
+                    if tag in self.alert_marks:
+                        found.append((tag, self.alert_marks[tag], posted))
             return found
 
     def alert_marks_copy(self) -> dict[str, float]:

@@ -131,6 +131,8 @@ class FakeBotAPI(LoopbackServer):
         self._hanging: dict[str, bool] = {}  # lower-case method -> record before hanging
         self._limits: tuple[float | None, float | None] = (None, None)
         self._send_times: deque[tuple[float, str]] = deque()
+        self._group_times: deque[tuple[float, str]] = deque()  # sends to groups in the last minute
+        self._group_limit: int | None = None
         self._wake = asyncio.Event()  # set when an update arrives, wakes long polls
         self._release = asyncio.Event()  # set by unhang()/stop(), frees hung requests
 
@@ -299,10 +301,14 @@ class FakeBotAPI(LoopbackServer):
         self._release.set()  # wakes everyone waiting on this event; later hangs wait on a fresh one
         self._release = asyncio.Event()
 
-    def rate_limit(self, per_second: float | None, per_chat_per_second: float | None = None) -> None:
+    def rate_limit(self, per_second: float | None, per_chat_per_second: float | None = None, per_group_per_minute: int | None = 20) -> None:
+        """Refuse with 429 what Telegram would: more than `per_second` sends a second in all, more than
+        `per_chat_per_second` to one chat, more than `per_group_per_minute` to one group (a negative chat id)."""
         with self._lock:
             self._limits = (per_second, per_chat_per_second)
+            self._group_limit = per_group_per_minute
             self._send_times.clear()
+            self._group_times.clear()
 
     def _gate(self, key: str, params: JSON) -> None:
         """Refuse a call the way Telegram would: scripted failure, blocked chat, or flood control."""
@@ -315,16 +321,22 @@ class FakeBotAPI(LoopbackServer):
         if chat in self._blocked:
             raise _ApiError(403, _DESCRIPTIONS[403])
         overall, per_chat = self._limits
-        if overall is None and per_chat is None:
+        if overall is None and per_chat is None and self._group_limit is None:
             return
         now = time.monotonic()
         while self._send_times and now - self._send_times[0][0] >= 1.0:
             self._send_times.popleft()
+        while self._group_times and now - self._group_times[0][0] >= 60.0:
+            self._group_times.popleft()
         in_chat = sum(1 for _, c in self._send_times if c == chat)
-        if (overall is not None and len(self._send_times) >= overall) or (per_chat is not None and in_chat >= per_chat):
+        in_group = sum(1 for _, c in self._group_times if c == chat) if chat.startswith("-") else 0
+        if ((overall is not None and len(self._send_times) >= overall) or (per_chat is not None and in_chat >= per_chat)
+                or (self._group_limit is not None and in_group >= self._group_limit)):  # fmt: skip
             self.too_many += 1
             raise _ApiError(429, "Too Many Requests: retry after 1", 1)
         self._send_times.append((now, chat))
+        if chat.startswith("-"):
+            self._group_times.append((now, chat))
 
     # -- webhook mode ------------------------------------------------------------------------------
 

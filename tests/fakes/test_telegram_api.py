@@ -167,6 +167,18 @@ async def test_rate_limit_counts_too_many(fake: FakeBotAPI) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_group_takes_only_so_many_posts_a_minute(fake: FakeBotAPI) -> None:
+    fake.rate_limit(per_second=None, per_group_per_minute=3)
+    async with bot(fake) as b:
+        for n in range(3):
+            await b.send_message(-100, f"post {n}")
+        await b.send_message(42, "a private chat is not a group")
+        with pytest.raises(RetryAfter):
+            await b.send_message(-100, "one too many")
+    assert fake.too_many == 1 and len(fake.sent(-100)) == 3
+
+
+@pytest.mark.asyncio
 async def test_hang_records_then_never_answers(fake: FakeBotAPI) -> None:
     fake.hang("sendMessage")
     async with bot(fake) as b:
