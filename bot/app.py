@@ -68,7 +68,7 @@ class Runtime:
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
-                                     on_failed=self._undelivered)  # fmt: skip
+                                     on_failed=self._undelivered, catalogue=self.engine.catalogue)  # fmt: skip
         self._inbound = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.clock import Clock
+from handlers.catalogue import Catalogue
 from handlers.turn import Option
 from storage.models import Case, ChannelIdentity, Contact, Message, OutboxItem
 
@@ -40,9 +41,11 @@ SWEEP_EVERY = 5.0  # seconds between looks for rows a dead process left `sending
 # so a busy hour's alerts would otherwise wait minutes for their turn. Telegram takes 4096 characters and 100
 # buttons a message; these stay well under both.
 JOIN_AFTER_WAIT = 1.5  # seconds a post waited for the group's turn: more than the one-a-second spacing
-STAFF_POST_ITEMS = 10
-STAFF_POST_CHARS = 3500
+STAFF_POST_ITEMS = 80
+STAFF_POST_CHARS = 3900
+STAFF_POST_HEADER = 200  # room kept for the header of a post of brief lines
 STAFF_POST_BUTTONS = 40
+BRIEF_CHARS = 64  # a staff post as one line of a busy minute's joined post
 
 Key = tuple[str, int | None, str]  # (channel, identity, target): the unit within which order is kept
 
@@ -92,6 +95,7 @@ class Dispatcher:
         policy: RetryPolicy = RetryPolicy(),
         staff_chat_id: int | None = None,
         on_failed: Callable[[Session, int, str], None] | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
@@ -99,6 +103,7 @@ class Dispatcher:
         self.policy = policy
         self.staff_chat_id = staff_chat_id
         self.on_failed = on_failed  # told, in the same transaction, of each message that failed or may have
+        self.catalogue = catalogue  # for the header of a busy minute's joined staff post
         self.wake = _Wake()
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
@@ -289,7 +294,11 @@ class Dispatcher:
             return session.scalar(select(OutboxItem.status).where(OutboxItem.id == item_id)) == "pending"
 
     def _claim_staff_post(self, channel: str, lane: int, limit: int) -> tuple[list[int], Outbound] | None:
-        """Claim the staff posts due in this lane (oldest first, as many as fit one post) and join them."""
+        """Claim the staff posts due in this lane, oldest first, and join them into one post.
+
+        If they fit one message as they are, they go as they are, each button naming its case. If not (a busy
+        minute: more alerts than a group can be sent whole), each becomes one short line under a header that
+        says how to open a case; as many lines go as fit, the rest wait for the next post."""
         now = self.clock.now()
         with self.sessions.begin() as session:
             due = session.scalars(
@@ -297,34 +306,41 @@ class Dispatcher:
                                          OutboxItem.target == "staff_group", OutboxItem.next_attempt_at <= now)
                 .order_by(OutboxItem.id).limit(limit)
             ).all()  # fmt: skip
-            parts: list[tuple[int, str, list[tuple[str, str]], int | None]] = []
-            chars = buttons = 0
-            for item in due:
-                text, meta = _content(session, item)
-                options = [(key, label) for key, label in meta.get("options", [])]
-                if parts and (chars + len(text) + 2 > STAFF_POST_CHARS or buttons + len(options) > STAFF_POST_BUTTONS):
-                    break
-                won = session.execute(
-                    update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.status == "pending")
-                    .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount == 1  # fmt: skip
-                if won:
-                    parts.append((item.id, text, options, item.case_id))
-                    chars, buttons = chars + len(text) + 2, buttons + len(options)
-            if not parts:
+            parts = [(item, *_content(session, item)) for item in due]
+            whole = len(parts) == 1 or (sum(len(text) + 2 for _, text, _ in parts) <= STAFF_POST_CHARS
+                                        and sum(len(meta.get("options", [])) for _, _, meta in parts) <= STAFF_POST_BUTTONS)  # fmt: skip
+            if not whole:
+                room, kept = STAFF_POST_CHARS - STAFF_POST_HEADER, []
+                for part in parts:
+                    room -= len(_brief(part[1])) + 1
+                    if room < 0:
+                        break
+                    kept.append(part)
+                parts = kept
+            claimed = [part for part in parts if session.execute(
+                update(OutboxItem).where(OutboxItem.id == part[0].id, OutboxItem.status == "pending")
+                .values(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount == 1]  # fmt: skip
+            if not claimed:
                 return None
-            if len(parts) == 1:
-                _, text, options, _ = parts[0]
-            else:
+            if len(claimed) == 1:
+                _, text, meta = claimed[0]
+                options = [(key, label) for key, label in meta.get("options", [])]
+            elif whole:
                 # Several cases in one post: each button says which case it is for.
-                codes = dict(session.execute(select(Case.id, Case.code).where(Case.id.in_([p[3] for p in parts if p[3]]))).all())
-                text = "\n\n".join(part[1] for part in parts)
-                options = [(key, f"{codes[case_id]} · {label}" if case_id in codes else label)
-                           for _, _, part_options, case_id in parts for key, label in part_options]  # fmt: skip
-            buttons_out = tuple(Option(key, label) for key, label in options)
-            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons_out, lane=lane)
-            return [part[0] for part in parts], outbound
+                case_ids = [item.case_id for item, _, _ in claimed if item.case_id]
+                codes = dict(session.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids))).all())
+                text = "\n\n".join(text for _, text, _ in claimed)
+                options = [(key, f"{codes[item.case_id]} · {label}" if item.case_id in codes else label)
+                           for item, _, meta in claimed for key, label in meta.get("options", [])]  # fmt: skip
+            else:
+                header = self.catalogue.text("sv", "staff.joined", count=str(len(claimed))) if self.catalogue else ""
+                text = "\n".join([header, *(_brief(text) for _, text, _ in claimed)]).strip()
+                options = []
+            buttons = tuple(Option(key, label) for key, label in options)
+            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons, lane=lane)
+            return [item.id for item, _, _ in claimed], outbound
 
     def _claim(self, item_id: int) -> bool:
         """Mark the row `sending`, unless another worker has it or the person has since asked us to stop."""
@@ -428,3 +444,9 @@ def _content(session: Session, item: OutboxItem) -> tuple[str, dict]:
         return message.body or "", json.loads(message.meta or "{}")
     payload = json.loads(item.payload or "{}")
     return payload.get("text", ""), payload
+
+
+def _brief(text: str) -> str:
+    """A staff post as one line: its first line, cut to BRIEF_CHARS (the code and what it is come first)."""
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= BRIEF_CHARS else line[: BRIEF_CHARS - 1].rstrip() + "…"

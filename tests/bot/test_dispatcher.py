@@ -277,3 +277,22 @@ async def test_alerts_that_waited_for_the_group_go_out_as_one_post_each_button_n
     assert [line.split()[2].rstrip(":") for line in post.text.split("\n\n")] == codes
     assert {option.label.split(" · ")[0] for option in post.options} == set(codes)
     assert {(row.status, row.provider_message_id) for row in rows} == {("sent", f"id{len(channel.sent)}")}
+
+
+async def test_a_busy_minutes_alerts_go_as_brief_lines_under_a_header_and_the_rest_wait_for_the_next_post(db, clock):
+    from bot.dispatcher import JOIN_AFTER_WAIT
+    from handlers.catalogue import Catalogue
+
+    channel = GroupWaitChannel(group_wait=JOIN_AFTER_WAIT + 0.1)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100, catalogue=Catalogue.load())
+    with db.sessions.begin() as session:
+        for n in range(80):
+            queue_to_staff(session, text=f"AKUT K-{n:04d}: fara. Svara nu. Meddelande: " + "de hotar mig " * 15, now=clock.now(),
+                           options=[(f"claim:K-{n:04d}", "Jag tar det")])  # fmt: skip
+    await dispatcher.deliver_due(0)
+    post = channel.sent[0]
+    header, *lines = post.text.split("\n")
+    assert header.startswith(f"{len(lines)} inlägg kom på kort tid") and len(post.text) <= 4096 and post.options == ()
+    assert lines[0].startswith("AKUT K-0000: fara.") and lines[0].endswith("…") and 40 < len(lines) < 80
+    assert [len(m.text.split("\n")) - 1 for m in channel.sent] == [len(lines), 80 - len(lines)]  # the rest in the next post
+    assert statuses(db) == ["sent"] * 80
