@@ -92,6 +92,12 @@ class Engine:
                 done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
             if batch["sent"] + batch["skipped"] < checkins.BATCH:
                 break
+        for _ in range(incident.CHUNKS_PER_TICK):  # a confirmed outreach is queued a chunk per transaction, never all at once
+            with self.sessions.begin() as session:
+                queued = incident.queue_outreach(session, self.catalogue, now)
+            done["incident_queued"] = done.get("incident_queued", 0) + queued
+            if not queued:
+                break
         with self.sessions.begin() as session:
             done["incident_reports"] = incident.report_progress(session, self.catalogue, now)
         local = now.astimezone(self.profile.office_hours.zone)

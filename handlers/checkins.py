@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from handlers import schedule
@@ -14,8 +15,8 @@ from handlers.catalogue import Catalogue
 from handlers.profile import Profile
 from handlers.turn import Turn
 from storage.cases import open_case, open_case_of
-from storage.models import Case, CheckinSchedule, Contact, Conversation, Incident
-from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
+from storage.models import Case, CheckinSchedule, Contact, Conversation, Incident, Message, OutboxItem
+from storage.outbox import queue_to_staff
 
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
 GRACE = timedelta(hours=6)
@@ -70,22 +71,69 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
 
 def _send(session: Session, catalogue: Catalogue, case: Case, now: datetime, key: str, *, kind: str,
           incident_id: int | None = None) -> bool:  # fmt: skip
-    contact = session.get(Contact, case.contact_id) if case.contact_id else None
-    reached = last_reached_on(session, case.contact_id) if case.contact_id else None
-    if contact is None or reached is None or contact.stopped_at is not None:
+    if case.contact_id is None:
         return False
-    language = contact.language or catalogue.default_language
-    options = [(choice, catalogue.text(language, label)) for choice, label in ANSWERS]
-    item = queue_to_contact(session, contact_id=contact.id, identity_id=reached[0], channel=reached[1], now=now,
-                            text=catalogue.text(language, key), options=options, lane=1)  # fmt: skip
-    item.kind, item.incident_id, item.case_id = kind, incident_id, case.id
-    conversation = session.get(Conversation, contact.id, with_for_update=True)
-    if conversation is not None:
-        data = json.loads(conversation.data or "{}")
-        data["_offered"] = [list(option) for option in options]
-        data["checkin_case"], data["checkin_kind"], data["incident_id"] = case.id, kind, incident_id
-        conversation.state, conversation.data, conversation.updated_at = "checkin", json.dumps(data), now
-    return True
+    return bool(send_many(session, catalogue, [(case.id, case.contact_id)], now, key, kind=kind, incident_id=incident_id))
+
+
+def send_many(session: Session, catalogue: Catalogue, cases: Sequence[tuple[int, str]], now: datetime, key: str, *, kind: str,
+              incident_id: int | None = None) -> list[int]:  # fmt: skip
+    """Queue `key` to each (case id, contact id) in the bulk lane, with its answer buttons, on the channel the person
+    last wrote from, and put their conversation in the check-in state. Nobody who opted out or never wrote gets it,
+    and a person listed twice gets it once. A few statements for the lot, not a handful per person. Returns the case
+    ids sent to."""
+    if not cases:
+        return []
+    session.flush()  # what the caller changed is written once now, not by an autoflush before every statement below
+    with session.no_autoflush:
+        ids = sorted({contact_id for _, contact_id in cases})
+        contacts = {row.id: row for row in session.execute(
+            select(Contact.id, Contact.language, Contact.stopped_at).where(Contact.id.in_(ids))
+        )}  # fmt: skip
+        # Where each last wrote from, as storage.outbox.last_reached_on: their newest inbound message.
+        newest = select(func.max(Message.id)).where(Message.contact_id.in_(ids), Message.direction == "in").group_by(Message.contact_id)
+        reached = {row.contact_id: (row.identity_id, row.channel) for row in session.execute(
+            select(Message.contact_id, Message.identity_id, Message.channel).where(Message.id.in_(newest))
+        )}  # fmt: skip
+        chosen: dict[str, int] = {}
+        for case_id, contact_id in cases:
+            contact = contacts.get(contact_id)
+            if contact is not None and contact.stopped_at is None and contact_id in reached and contact_id not in chosen:
+                chosen[contact_id] = case_id
+        if not chosen:
+            return []
+        wording: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        transcripts = []
+        for contact_id in chosen:
+            language = contacts[contact_id].language or catalogue.default_language
+            if language not in wording:
+                options = [(choice, catalogue.text(language, label)) for choice, label in ANSWERS]
+                wording[language] = (catalogue.text(language, key), options)
+            text, options = wording[language]
+            identity_id, channel = reached[contact_id]
+            # The rows storage.outbox.queue_to_contact writes, inserted together instead of one by one.
+            transcripts.append({"contact_id": contact_id, "identity_id": identity_id, "channel": channel, "direction": "out",
+                                "kind": "text", "body": text, "meta": json.dumps({"options": [list(option) for option in options]}),
+                                "created_at": now, "processed_at": now})  # fmt: skip
+        message_ids = session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True), transcripts).all()
+        session.execute(insert(OutboxItem), [
+            {"channel": row["channel"], "lane": 1, "contact_id": row["contact_id"], "identity_id": row["identity_id"],
+             "message_id": message_id, "target": "contact", "status": "pending", "attempts": 0, "next_attempt_at": now,
+             "created_at": now, "kind": kind, "incident_id": incident_id, "case_id": chosen[row["contact_id"]]}
+            for row, message_id in zip(transcripts, message_ids, strict=True)
+        ])  # fmt: skip
+        # Locked in one order, so two of these never wait for each other; read afresh under the lock.
+        conversations = session.scalars(
+            select(Conversation).where(Conversation.contact_id.in_(sorted(chosen))).order_by(Conversation.contact_id)
+            .with_for_update().execution_options(populate_existing=True)
+        ).all()  # fmt: skip
+        for conversation in conversations:
+            options = wording[contacts[conversation.contact_id].language or catalogue.default_language][1]
+            data = json.loads(conversation.data or "{}")
+            data["_offered"] = [list(option) for option in options]
+            data["checkin_case"], data["checkin_kind"], data["incident_id"] = chosen[conversation.contact_id], kind, incident_id
+            conversation.state, conversation.data, conversation.updated_at = "checkin", json.dumps(data), now
+    return list(chosen.values())
 
 
 def _count_silence(session: Session, catalogue: Catalogue, row: CheckinSchedule, case: Case, now: datetime) -> None:
@@ -125,16 +173,6 @@ def receive(turn: Turn) -> None:
     for key in ("checkin_case", "checkin_kind", "incident_id"):
         turn.data.pop(key, None)
     turn.goto("menu")
-
-
-def participants(session: Session, area: str | None = None) -> list[Case]:
-    """Enrolled, not closed, reachable: who incident outreach goes to (optionally those in an area)."""
-    cases = session.scalars(select(Case).where(Case.enrolled_at.is_not(None), Case.state != "closed",
-                                               Case.contact_id.is_not(None))).all()  # fmt: skip
-    if area:
-        wanted = area.strip().lower()
-        cases = [case for case in cases if json.loads(case.details or "{}").get("area", "").lower() == wanted]
-    return list(cases)
 
 
 def outreach_case(session: Session, contact_id: str, now: datetime) -> Case:

@@ -253,6 +253,10 @@ class Incident(Base):
     reported: Mapped[str | None] = mapped_column(String(80))  # the counts last posted, so progress is posted on change only
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Outreach is queued a chunk per transaction in case id order: the last case id worked through, and when the
+    # whole outreach had been queued (None while chunks remain).
+    queued_through: Mapped[int] = mapped_column(Id, default=0, server_default="0")
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class JobRun(Base):
