@@ -79,7 +79,8 @@ class BenchBotAPI(FakeBotAPI):
         super()._record(name, p, message_id)
         now = time.monotonic()
         chat = str(p.get("chat_id"))
-        self.send_log.append((now, chat, str(p.get("text") or "")[:120]))
+        # Staff posts whole (a joined post carries many alerts); others cut, to keep the log small.
+        self.send_log.append((now, chat, str(p.get("text") or "")[: None if chat.startswith("-") else 120]))
         self._last_reply_id[chat] = message_id
         waiting = self._awaiting.get(chat)
         if not waiting:

@@ -13,6 +13,7 @@ shows a stored row) declare `idempotent_send` and are retried after a crash too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -147,18 +148,20 @@ class Dispatcher:
         return sum(await asyncio.gather(*tasks))
 
     async def _start_due(self, lane: int) -> int:
-        """Start a task for each address with due messages that is not already being worked, up to the lane's limit."""
-        room = SEND_CONCURRENCY - len(self._tasks[lane])
-        if room <= 0:
-            return 0
-        items = await asyncio.to_thread(self._due, lane, frozenset(self._busy[lane]))
+        """Start a task for each address with due messages that is not already being worked, up to the lane's limit.
+
+        Staff posts and on-call SMS (rows with no person's identity: a handful of addresses) are outside the limit,
+        so a lane full of replies waiting for Telegram's overall pace never holds an alert back."""
+        busy = self._busy[lane]
+        room = SEND_CONCURRENCY - sum(1 for key in busy if key[1] is not None)
+        items = await asyncio.to_thread(self._due, lane, frozenset(busy))
         started = 0
         for key, group in groupby(items, key=_key):
-            if started >= room:
-                break
-            if key not in self._busy[lane]:
-                self._spawn(lane, key, list(group))
-                started += 1
+            if key in busy or (key[1] is not None and room <= 0):
+                continue
+            self._spawn(lane, key, list(group))
+            started += 1
+            room -= key[1] is not None
         return started
 
     def _spawn(self, lane: int, key: Key, group: list[Due]) -> asyncio.Task[int]:
@@ -186,7 +189,13 @@ class Dispatcher:
             if identity is None:
                 conditions.append(not_(and_(OutboxItem.identity_id.is_(None), OutboxItem.channel == channel, OutboxItem.target == target)))
         with self.sessions() as session:
-            due = session.scalars(select(OutboxItem).where(*conditions).order_by(OutboxItem.id).limit(BATCH)).all()
+            due = list(session.scalars(select(OutboxItem).where(*conditions).order_by(OutboxItem.id).limit(BATCH)))
+            if len(due) == BATCH:
+                # A backlog of replies fills the batch: look for staff posts and on-call SMS behind it as well.
+                seen = {item.id for item in due}
+                extra = session.scalars(select(OutboxItem).where(*conditions, OutboxItem.identity_id.is_(None))
+                                        .order_by(OutboxItem.id).limit(STAFF_POST_ITEMS))  # fmt: skip
+                due += [item for item in extra if item.id not in seen]
             if not due:
                 return []
             # An address's messages go out in order within a lane: skip it while an older one still waits.
@@ -216,7 +225,7 @@ class Dispatcher:
 
     async def _deliver_in_order(self, group: list[Due]) -> int:
         sent = 0
-        async with self._limits[group[0].lane]:
+        async with self._limits[group[0].lane] if group[0].identity_id is not None else contextlib.nullcontext():
             for item in group:
                 delivered = await (self._deliver_staff_post(item) if item.target == "staff_group" else self._deliver(item))
                 if delivered is None:

@@ -95,7 +95,7 @@ class TelegramChannel:
         self._last_bulk = float("-inf")
         self._chat_free: dict[str, float] = {}  # earliest next send to a group, or bulk to a private chat
         self._group_tokens: dict[str, tuple[float, float]] = {}  # chat -> (tokens, when counted)
-        self._replies_waiting = 0  # lane-0 sends waiting for room in the overall limit
+        self._waiting = [0, 0, 0]  # sends waiting for room in the overall limit: staff-group posts, replies, bulk
         self._monotonic, self._sleep = time.monotonic, asyncio.sleep  # tests put a virtual clock here
         path = urlparse(webhook_url).path if webhook_url else ""
         self.info = ChannelInfo(routes=[Route(path or "/telegram/webhook", self._webhook, methods=["POST"])] if webhook_url else [])
@@ -194,22 +194,26 @@ class TelegramChannel:
         """Wait until a send to `chat` in `lane` stays within Telegram's limits, and count it.
 
         Sends are counted when they are let go, over a sliding second. Bulk is spread evenly (one every 1/29 s)
-        so the requests never bunch up at Telegram's end, keeps one place a second free, and gives way entirely
-        while a reply waits for room: a reply waits at most for the oldest send of the last second to age out."""
+        so the requests never bunch up at Telegram's end, and keeps one place a second free. When the second is
+        full, who goes first is fixed: a staff-group post (one post can carry a minute's alerts), then a reply,
+        then bulk; each waits only for those before it and for the oldest send of the last second to age out."""
         group = chat.startswith("-")
+        rank = 0 if group else 1 if lane == 0 else 2
         while True:
             now = self._monotonic()
             while self._admitted and now - self._admitted[0] >= 1.0:
                 self._admitted.popleft()
             allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
             overall = self._admitted[0] + 1.0 - now if len(self._admitted) >= allowed else 0.0
+            if any(self._waiting[before] for before in range(rank)):
+                overall = max(overall, 0.005)  # someone ahead of us waits for room: let them have it
             own = 0.0
             if group or lane == 1:
                 own = self._chat_free.get(chat, 0.0) - now
             if group:
                 own = max(own, (1.0 - self._tokens(chat, now)) * 60.0 / GROUP_PER_MINUTE)
             if lane == 1:
-                overall = max(overall, self._last_bulk + 1.0 / BULK_PER_SECOND - now, 0.005 if self._replies_waiting else 0.0)
+                overall = max(overall, self._last_bulk + 1.0 / BULK_PER_SECOND - now)
             wait = max(overall, own)
             if wait <= 0:
                 self._admitted.append(now)
@@ -222,13 +226,13 @@ class TelegramChannel:
                 elif lane == 1:
                     self._chat_free[chat] = now + BULK_INTERVAL_PER_CHAT
                 return
-            # A reply held back only by the overall limit asks bulk to give way; one waiting for its own chat does not.
-            yielding = lane == 0 and own <= 0
-            self._replies_waiting += yielding
+            # Held back only by the overall limit: those after us give way. Waiting for our own chat's turn: they don't.
+            queued = own <= 0
+            self._waiting[rank] += queued
             try:
                 await self._sleep(max(wait, 0.002))
             finally:
-                self._replies_waiting -= yielding
+                self._waiting[rank] -= queued
 
     def _tokens(self, chat: str, now: float) -> float:
         tokens, counted = self._group_tokens.get(chat, (float(GROUP_BURST), now))

@@ -88,3 +88,19 @@ async def test_a_reply_waiting_for_room_is_let_go_before_any_more_bulk():
     draining.cancel()
     await asyncio.gather(draining, return_exceptions=True)
     assert order[-1] == "reply" and order.count("bulk") <= 11
+
+
+async def test_when_the_second_is_full_a_staff_post_goes_before_waiting_replies():
+    made = channel()  # real time: the waiters wait side by side
+    order: list[str] = []
+    made._admitted.extend([made._monotonic()] * telegram.OVERALL_PER_SECOND)  # the last second is full
+
+    async def send(chat: str, name: str) -> None:
+        await made._pace(chat, 0)
+        order.append(name)
+
+    replies = [asyncio.create_task(send(str(5000 + n), "reply")) for n in range(5)]
+    await asyncio.sleep(0.05)  # the replies are waiting for room
+    await send(STAFF, "staff post")
+    await asyncio.gather(*replies)
+    assert order[0] == "staff post"
