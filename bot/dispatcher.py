@@ -24,7 +24,7 @@ from datetime import timedelta
 from itertools import groupby
 
 from sqlalchemy import and_, func, not_, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker, undefer
 
 from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.clock import Clock
@@ -154,7 +154,7 @@ class Dispatcher:
         so a lane full of replies waiting for Telegram's overall pace never holds an alert back."""
         busy = self._busy[lane]
         room = SEND_CONCURRENCY - sum(1 for key in busy if key[1] is not None)
-        items = await asyncio.to_thread(self._due, lane, frozenset(busy))
+        items = await asyncio.to_thread(self._due, lane, frozenset(busy), room)
         started = 0
         for key, group in groupby(items, key=_key):
             if key in busy or (key[1] is not None and room <= 0):
@@ -177,10 +177,13 @@ class Dispatcher:
         task.add_done_callback(done)
         return task
 
-    def _due(self, lane: int, busy: frozenset[Key] = frozenset()) -> list[Due]:
-        """The rows ready to go in this lane, oldest first per address, each with its message as it will go out."""
+    def _due(self, lane: int, busy: frozenset[Key] = frozenset(), room: int = BATCH) -> list[Due]:
+        """The rows ready to go in this lane, grouped by address (the address with the oldest row first), each with
+        its message as it will go out; people's addresses only as many as `room`."""
         now = self.clock.now()
         conditions = [OutboxItem.status == "pending", OutboxItem.lane == lane, OutboxItem.next_attempt_at <= now]
+        if room <= 0:
+            conditions.append(OutboxItem.identity_id.is_(None))  # no room for people: only staff addresses
         # Addresses being worked are left out here, or a long queue for one of them would fill the batch.
         busy_identities = [identity for _, identity, _ in busy if identity is not None]
         if busy_identities:
@@ -189,7 +192,9 @@ class Dispatcher:
             if identity is None:
                 conditions.append(not_(and_(OutboxItem.identity_id.is_(None), OutboxItem.channel == channel, OutboxItem.target == target)))
         with self.sessions() as session:
-            due = list(session.scalars(select(OutboxItem).where(*conditions).order_by(OutboxItem.id).limit(BATCH)))
+            # The payloads (encrypted) are read below for the rows chosen, not for the whole batch.
+            due = list(session.scalars(select(OutboxItem).where(*conditions).options(defer(OutboxItem.payload))
+                                       .order_by(OutboxItem.id).limit(BATCH)))  # fmt: skip
             if len(due) == BATCH:
                 # A backlog of replies fills the batch: look for staff posts and on-call SMS behind it as well.
                 seen = {item.id for item in due}
@@ -213,14 +218,26 @@ class Dispatcher:
             for item in due:
                 if item.identity_id is not None:
                     first_due.setdefault(item.identity_id, item.id)
-            ready = [item for item in due if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]]
-            ready.sort(key=lambda item: (item.channel, item.identity_id or 0, item.target, item.id))
-            # Their transcript rows and addresses in two statements, not two per row.
+            # By address, oldest first; as many people's addresses as there is room for, and every staff address.
+            groups: dict[Key, list[OutboxItem]] = {}
+            for item in sorted(due, key=lambda item: item.id):
+                if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]:
+                    groups.setdefault(_key(item), []).append(item)
+            ready: list[OutboxItem] = []
+            for key, rows in groups.items():
+                if key[1] is None or room > 0:
+                    ready += rows
+                    room -= key[1] is not None
+            # Only these are read and decrypted: payloads, transcript rows and addresses in three statements, not per row.
+            with_payload = [item.id for item in ready if item.message_id is None]
+            if with_payload:
+                session.scalars(select(OutboxItem).where(OutboxItem.id.in_(with_payload)).options(undefer(OutboxItem.payload))).all()
             message_ids = [item.message_id for item in ready if item.message_id is not None]
             if message_ids:
                 session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
-            if identities:
-                session.scalars(select(ChannelIdentity).where(ChannelIdentity.id.in_(identities))).all()
+            people = [item.identity_id for item in ready if item.identity_id is not None]
+            if people:
+                session.scalars(select(ChannelIdentity).where(ChannelIdentity.id.in_(people))).all()
             return [Due(item.id, item.channel, item.identity_id, item.target, item.lane, self._render(session, item)) for item in ready]
 
     async def _deliver_in_order(self, group: list[Due]) -> int:

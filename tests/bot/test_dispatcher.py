@@ -296,3 +296,22 @@ async def test_a_busy_minutes_alerts_go_as_brief_lines_under_a_header_and_the_re
     assert lines[0].startswith("AKUT K-0000: fara.") and lines[0].endswith("…") and 40 < len(lines) < 80
     assert [len(m.text.split("\n")) - 1 for m in channel.sent] == [len(lines), 80 - len(lines)]  # the rest in the next post
     assert statuses(db) == ["sent"] * 80
+
+
+def test_reading_what_is_due_takes_the_same_few_statements_for_one_row_or_sixty(db, engine, clock):
+    from sqlalchemy import event
+
+    dispatcher = Dispatcher(db.sessions, {"telegram": RecordingChannel()}, clock, staff_chat_id=-100)
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    counts = []
+    for rows in (1, 60):
+        with db.sessions.begin() as session:
+            session.execute(update(OutboxItem).values(status="sent"))
+            for n in range(rows):
+                queue_to_staff(session, text=f"post {n}", now=clock.now())
+        say(engine, f"40{rows}")  # and a reply to a person, from the transcript
+        statements.clear()
+        assert len(dispatcher._due(0)) == rows + 1
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
