@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Accepted, InboundMessage
@@ -23,13 +23,14 @@ from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
 from storage.db import insert_ignoring_duplicates
-from storage.models import Contact, Conversation, JobRun, Message, ProcessedUpdate
+from storage.models import Contact, Conversation, JobRun, Message, OutboxItem, ProcessedUpdate
 from storage.outbox import queue_to_contact
 
 log = logging.getLogger(__name__)
 
 FLOOD_MESSAGES = 20  # typed messages; button presses answer our own prompts and never count
 FLOOD_WINDOW = timedelta(seconds=10)
+OUTREACH_AHEAD = 600  # outreach messages queued and not yet sent: 20 s of Telegram's bulk pace
 
 
 @dataclass
@@ -84,20 +85,8 @@ class Engine:
     def scheduled_work(self, escalate_after: timedelta, oncall_phone: str | None) -> dict[str, int]:
         """Everything time brings: timers, due check-ins, outreach progress, the digest and the nightly purge."""
         done = dict(self.run_timers(escalate_after, oncall_phone))
+        done.update(self.frequent_work())
         now = self.clock.now()
-        for _ in range(40):  # a backlog is worked through now, a batch per transaction, not one batch per tick
-            with self.sessions.begin() as session:
-                batch = checkins.send_due(session, self.catalogue, self.profile, now)
-            for key, value in batch.items():
-                done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
-            if batch["sent"] + batch["skipped"] < checkins.BATCH:
-                break
-        for _ in range(incident.CHUNKS_PER_TICK):  # a confirmed outreach is queued a chunk per transaction, never all at once
-            with self.sessions.begin() as session:
-                queued = incident.queue_outreach(session, self.catalogue, now)
-            done["incident_queued"] = done.get("incident_queued", 0) + queued
-            if not queued:
-                break
         with self.sessions.begin() as session:
             done["incident_reports"] = incident.report_progress(session, self.catalogue, now)
         local = now.astimezone(self.profile.office_hours.zone)
@@ -109,6 +98,28 @@ class Engine:
                 done.update({f"purged_{key}": value for key, value in purge(session, self.profile, now).items()})
         return done
 
+    def frequent_work(self) -> dict[str, int]:
+        """What cannot wait for the next full tick (the scheduler runs this every second): due check-ins, and the next
+        chunks of a confirmed outreach, kept about OUTREACH_AHEAD messages ahead of what the bulk lane has sent."""
+        done = {"checkins_sent": 0, "checkins_skipped": 0, "checkins_waiting": 0, "incident_queued": 0}
+        now = self.clock.now()
+        for _ in range(40):  # a backlog is worked through now, a batch per transaction, not one batch per tick
+            with self.sessions.begin() as session:
+                batch = checkins.send_due(session, self.catalogue, self.profile, now)
+            for key, value in batch.items():
+                done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
+            if batch["sent"] + batch["skipped"] < checkins.BATCH:
+                break
+        for _ in range(incident.CHUNKS_PER_TICK):  # a chunk per transaction, never all at once
+            with self.sessions.begin() as session:
+                if _outreach_waiting(session) >= OUTREACH_AHEAD:
+                    break  # enough waits to be sent; queuing more now would only compete with the people writing in
+                queued = incident.queue_outreach(session, self.catalogue, now)
+            done["incident_queued"] += queued
+            if not queued:
+                break
+        return done
+
     def _once(self, job: str, period: str) -> bool:
         """True for the first caller for this job and period, ever, in any process."""
         with self.sessions.begin() as session:
@@ -117,36 +128,40 @@ class Engine:
     def process_pending(self, limit: int = 200) -> int:
         """Handle accepted messages in arrival order; returns how many were handled."""
         with self.sessions() as session:
-            pending = session.scalars(
-                select(Message.id).where(Message.processed_at.is_(None), Message.direction == "in")
+            pending = session.execute(
+                select(Message.id, Message.contact_id).where(Message.processed_at.is_(None), Message.direction == "in")
                 .order_by(Message.id).limit(limit)
             ).all()  # fmt: skip
-        for message_id in pending:
+        for message_id, contact_id in pending:
             try:
-                self._process(message_id)
+                self._process(message_id, contact_id)
             except Exception:
                 log.exception("handler failed on message %s; answering with an apology", message_id)
                 self._apologise(message_id)
         return len(pending)
 
-    def _process(self, message_id: int) -> None:
+    def _process(self, message_id: int, contact_id: str) -> None:
         with self.sessions.begin() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.processed_at is not None:
+            # Locking the conversation row first keeps one contact's messages in order across processes; the
+            # message is read only under the lock, so two workers never both handle it.
+            conversation = session.get(Conversation, contact_id, with_for_update=True)
+            found = session.execute(
+                select(Message, Contact).join(Contact, Contact.id == Message.contact_id).where(Message.id == message_id)
+            ).first()  # fmt: skip
+            if conversation is None or found is None or found[0].processed_at is not None:
                 return
-            # Locking the conversation row keeps one contact's messages in order across processes; the message
-            # is read again under the lock, so two workers never both handle it.
-            conversation = session.get(Conversation, message.contact_id, with_for_update=True)
-            session.refresh(message)
-            contact = session.get(Contact, message.contact_id)
-            if conversation is None or contact is None or message.processed_at is not None:
+            message, contact = found
+            # One look at this person's earlier messages: any still unhandled (another worker is behind on this
+            # contact: keep order), and how many they typed within the flood window.
+            window_start = message.created_at - FLOOD_WINDOW
+            unhandled, typed = session.execute(
+                select(func.count().filter(Message.processed_at.is_(None)),
+                       func.count().filter(Message.kind == "text", Message.created_at >= window_start))
+                .where(Message.contact_id == contact_id, Message.direction == "in", Message.id < message.id,
+                       or_(Message.processed_at.is_(None), Message.created_at >= window_start))
+            ).one()  # fmt: skip
+            if unhandled:
                 return
-            earlier = session.scalar(
-                select(Message.id).where(Message.contact_id == message.contact_id, Message.processed_at.is_(None),
-                                         Message.direction == "in", Message.id < message.id).limit(1)
-            )  # fmt: skip
-            if earlier is not None:
-                return  # another worker is behind on this contact; keep order
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
@@ -154,8 +169,9 @@ class Engine:
                 data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
             respond(turn)
-            if not turn.urgent and self._flooding(session, message, now):
-                turn.replies.clear()  # everything is stored and handled; only answering every one of them stops
+            if not turn.urgent and typed >= FLOOD_MESSAGES:
+                # A flood (or a stuck phone), not a talk: everything is stored and handled; only answering every one stops.
+                turn.replies.clear()
             if turn.erased:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
@@ -167,15 +183,6 @@ class Engine:
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now)
-
-    def _flooding(self, session: Session, message: Message, now: datetime) -> bool:
-        """More than FLOOD_MESSAGES from one person within FLOOD_WINDOW: a flood (or a stuck phone), not a talk."""
-        recent = session.scalar(
-            select(func.count()).select_from(Message)
-            .where(Message.contact_id == message.contact_id, Message.direction == "in", Message.kind == "text",
-                   Message.id < message.id, Message.created_at >= message.created_at - FLOOD_WINDOW)
-        )  # fmt: skip
-        return (recent or 0) >= FLOOD_MESSAGES
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:
@@ -199,3 +206,10 @@ def _content(message: Message) -> Inbound:
     meta = json.loads(message.meta) if message.meta else {}
     return Inbound(kind=message.kind, text=message.body or "", choice=meta.get("choice"),
                    phone=meta.get("phone"), media=meta.get("media"))  # fmt: skip
+
+
+def _outreach_waiting(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(OutboxItem)
+        .where(OutboxItem.status == "pending", OutboxItem.lane == 1, OutboxItem.incident_id.is_not(None))
+    ) or 0  # fmt: skip

@@ -18,13 +18,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine, text
 
 from bot.engine import Engine as ConversationEngine
-from handlers import checkins
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1  # a check-in is queued within about a second of its moment
 FULL_TICK_SECONDS = 20  # the rest of Engine.scheduled_work: timers, outreach progress posts, digest and purge
-CHECKIN_BATCHES = 40  # as Engine.scheduled_work: a backlog goes out in one tick, a batch per transaction
 LEADER_LOCK = 0x7574_7661  # "utva": the PostgreSQL advisory lock that elects the scheduling process
 
 
@@ -70,7 +68,8 @@ class Scheduler:
         return done
 
     def work(self) -> dict[str, int]:
-        """Due check-ins every tick; everything else Engine.scheduled_work does every FULL_TICK_SECONDS, as before.
+        """Engine.frequent_work (due check-ins, outreach chunks) every tick; all of Engine.scheduled_work every
+        FULL_TICK_SECONDS.
 
         Outreach progress is posted whenever its numbers have changed, so every second would be a staff-group post
         a second during an outreach (Telegram lets a group have 20 a minute); the digest and purge try an INSERT
@@ -79,20 +78,7 @@ class Scheduler:
         if self._full_at is None or started - self._full_at >= FULL_TICK_SECONDS:
             self._full_at = started
             return self.engine.scheduled_work(self.escalate_after, self.oncall_phone)
-        return self.send_due_checkins()
-
-    def send_due_checkins(self) -> dict[str, int]:
-        """The check-in part of Engine.scheduled_work, with the same keys."""
-        engine, done = self.engine, {"checkins_sent": 0, "checkins_skipped": 0, "checkins_waiting": 0}
-        now = engine.clock.now()
-        for _ in range(CHECKIN_BATCHES):
-            with engine.sessions.begin() as session:
-                batch = checkins.send_due(session, engine.catalogue, engine.profile, now)
-            for key, value in batch.items():
-                done[f"checkins_{key}"] = done.get(f"checkins_{key}", 0) + value
-            if batch["sent"] + batch["skipped"] < checkins.BATCH:
-                break
-        return done
+        return self.engine.frequent_work()
 
     def elect(self) -> bool:
         """On PostgreSQL, hold an advisory lock on a connection of our own for as long as we live."""

@@ -13,7 +13,6 @@ import hmac
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -91,7 +90,10 @@ class TelegramChannel:
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._admitted: deque[float] = deque()  # when each send of the last second was let go
+        # When each send of the last second went: a list per send, stamped when it is let go and again when its
+        # request leaves (a database claim lies between the two), so bunched requests are counted as they reach Telegram.
+        self._admitted: list[list[float]] = []
+        self._stamps: dict[int, list[float]] = {}  # by id() of the Outbound between pace() and send()
         self._last_bulk = float("-inf")
         self._chat_free: dict[str, float] = {}  # earliest next send to a group, or bulk to a private chat
         self._group_tokens: dict[str, tuple[float, float]] = {}  # chat -> (tokens, when counted)
@@ -166,6 +168,7 @@ class TelegramChannel:
                 pass  # the spinner on the button stops by itself; the choice is already stored
 
     async def send(self, message: Outbound) -> str | None:
+        self._leaving(message)
         try:
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
@@ -183,14 +186,21 @@ class TelegramChannel:
         return str(sent.message_id)
 
     async def pace(self, message: Outbound) -> None:
-        await self._pace(message.address, message.lane)
+        self._stamps[id(message)] = await self._pace(message.address, message.lane)
+
+    def _leaving(self, message: Outbound) -> None:
+        """Its request leaves now: count it in the last second from now, not from when it was let go."""
+        stamp = self._stamps.pop(id(message), None)
+        if stamp is not None:
+            stamp[0] = max(stamp[0], self._monotonic())
 
     def unpace(self, message: Outbound) -> None:
         """The send we were let go for will not happen: give its place in the last second back."""
-        if self._admitted:
-            self._admitted.pop()
+        stamp = self._stamps.pop(id(message), None)
+        if stamp is not None and stamp in self._admitted:
+            self._admitted.remove(stamp)
 
-    async def _pace(self, chat: str, lane: int) -> None:
+    async def _pace(self, chat: str, lane: int) -> list[float]:
         """Wait until a send to `chat` in `lane` stays within Telegram's limits, and count it.
 
         Sends are counted when they are let go, over a sliding second. Bulk is spread evenly (one every 1/29 s)
@@ -201,10 +211,9 @@ class TelegramChannel:
         rank = 0 if group else 1 if lane == 0 else 2
         while True:
             now = self._monotonic()
-            while self._admitted and now - self._admitted[0] >= 1.0:
-                self._admitted.popleft()
+            self._admitted = [stamp for stamp in self._admitted if now - stamp[0] < 1.0]
             allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
-            overall = self._admitted[0] + 1.0 - now if len(self._admitted) >= allowed else 0.0
+            overall = min(stamp[0] for stamp in self._admitted) + 1.0 - now if len(self._admitted) >= allowed else 0.0
             if any(self._waiting[before] for before in range(rank)):
                 overall = max(overall, 0.005)  # someone ahead of us waits for room: let them have it
             own = 0.0
@@ -216,7 +225,8 @@ class TelegramChannel:
                 overall = max(overall, self._last_bulk + 1.0 / BULK_PER_SECOND - now)
             wait = max(overall, own)
             if wait <= 0:
-                self._admitted.append(now)
+                stamp = [now]
+                self._admitted.append(stamp)
                 if lane == 1:
                     self._last_bulk = now
                 if group:
@@ -225,7 +235,7 @@ class TelegramChannel:
                     self._chat_free[chat] = now + GROUP_INTERVAL
                 elif lane == 1:
                     self._chat_free[chat] = now + BULK_INTERVAL_PER_CHAT
-                return
+                return stamp
             # Held back only by the overall limit: those after us give way. Waiting for our own chat's turn: they don't.
             queued = own <= 0
             self._waiting[rank] += queued

@@ -82,7 +82,7 @@ async def test_a_reply_waiting_for_room_is_let_go_before_any_more_bulk():
     draining = asyncio.create_task(bulk())
     while order.count("bulk") < 10:
         await asyncio.sleep(0.005)
-    made._admitted.extend([made._monotonic()] * telegram.OVERALL_PER_SECOND)  # the last second is full
+    made._admitted.extend([made._monotonic()] for _ in range(telegram.OVERALL_PER_SECOND))  # the last second is full
     await made._pace("4000", 0)
     order.append("reply")
     draining.cancel()
@@ -93,7 +93,7 @@ async def test_a_reply_waiting_for_room_is_let_go_before_any_more_bulk():
 async def test_when_the_second_is_full_a_staff_post_goes_before_waiting_replies():
     made = channel()  # real time: the waiters wait side by side
     order: list[str] = []
-    made._admitted.extend([made._monotonic()] * telegram.OVERALL_PER_SECOND)  # the last second is full
+    made._admitted.extend([made._monotonic()] for _ in range(telegram.OVERALL_PER_SECOND))  # the last second is full
 
     async def send(chat: str, name: str) -> None:
         await made._pace(chat, 0)
@@ -104,3 +104,19 @@ async def test_when_the_second_is_full_a_staff_post_goes_before_waiting_replies(
     await send(STAFF, "staff post")
     await asyncio.gather(*replies)
     assert order[0] == "staff post"
+
+
+async def test_a_send_counts_from_when_its_request_leaves():
+    from bot.channels.base import Outbound
+
+    virtual = VirtualTime()
+    made = channel(virtual)
+    first = Outbound("telegram", "2001", "hej", lane=1)
+    await made.pace(first)
+    virtual.now += 0.4  # a slow database claim: the request only leaves now
+    made._leaving(first)  # what send() does first
+    assert made._admitted == [[virtual.now]]
+    second = Outbound("telegram", "2002", "hej", lane=1)
+    await made.pace(second)
+    made.unpace(second)  # its claim failed: it never goes
+    assert made._admitted == [[virtual.now]]
