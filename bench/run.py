@@ -32,7 +32,7 @@ SIZES = {
     "BENCH_USERS": "200", "BENCH_MESSAGES": "10", "BENCH_ENGINE_SECONDS": "12", "BENCH_ALERT_RATE": "50",
     "BENCH_ALERT_SECONDS": "12", "BENCH_ALERT_DRAIN": "10", "BENCH_ALERT_USERS": "600", "BENCH_INCIDENT_PARTICIPANTS": "5000",
     "BENCH_DANGER_MESSAGES": "20", "BENCH_DANGER_INTERVAL": "0.5", "BENCH_DRAIN_WINDOW": "15", "BENCH_SMS_MESSAGES": "100",
-    "BENCH_SMS_RATE": "10", "BENCH_SCHEDULES": "100000", "BENCH_DUE": "2000", "BENCH_DUE_WINDOW": "40", "BENCH_DUE_LEAD": "6",
+    "BENCH_SMS_RATE": "10", "BENCH_SCHEDULES": "100000", "BENCH_DUE": "2000", "BENCH_DUE_WINDOW": "80", "BENCH_DUE_LEAD": "6",
     "BENCH_DUE_DRAIN": "60", "BENCH_STANDIN_REQUESTS": "6000",
 }  # fmt: skip
 
@@ -153,8 +153,9 @@ def table(results: dict[tuple[str, str], Any]) -> str:
         lambda r: _n(r["startup_s"], 2), "–", lambda r: r["startup_s"] <= 5)  # fmt: skip
     row("5. Resident memory: started / peak, MB", "≤ 300", "schedules", lambda r: f"{_n(r['rss_started_mb'])} / {_n(r['rss_peak_mb'])}",
         "–", lambda r: r["rss_peak_mb"] <= 300)  # fmt: skip
-    row(f"5. Check-in lateness p99: queued / at the stand-in, s ({_n(size.get('due'))} due)", "≤ 2", "schedules",
-        lambda r: f"{_n(r['queued_p99_s'], 1)} / {_n(r['delivered_p99_s'], 1)} ({r['delivered']}/{r['due']})", "–",
+    row(f"5. Check-in lateness p99: queued / at the stand-in, s ({_n(size.get('due'))} due, evenly over a window)", "≤ 2",
+        "schedules",
+        lambda r: f"{_n(r['queued_p99_s'], 1)} / {_n(r['delivered_p99_s'], 1)} ({r['delivered']}/{r['due']} in {_n(r['window_s'])} s)", "–",
         lambda r: r["delivered"] == r["due"] and (r["delivered_p99_s"] or 1e9) <= 2)  # fmt: skip
     head = "| Figure | Goal | SQLite | PostgreSQL | Baseline | Met (SQLite / PostgreSQL) |\n|---|---|---|---|---|---|\n"
     return head + "\n".join(rows) + "\n"

@@ -346,7 +346,7 @@ def schedules(db: str) -> Result:
     from storage.models import OutboxItem
 
     total, due_count = env_int("BENCH_SCHEDULES", 100_000), env_int("BENCH_DUE", 2000)
-    window, lead, drain = env_float("BENCH_DUE_WINDOW", 40), env_float("BENCH_DUE_LEAD", 6), env_float("BENCH_DUE_DRAIN", 60)
+    window, lead, drain = env_float("BENCH_DUE_WINDOW", 80), env_float("BENCH_DUE_LEAD", 6), env_float("BENCH_DUE_DRAIN", 60)
     keys = Keys.fresh()
     chats = list(range(1_000_000, 1_000_000 + total))
     with StandIn() as api, database(db) as url:
