@@ -224,7 +224,8 @@ class Dispatcher:
                 if item.identity_id is None or oldest[item.identity_id] >= first_due[item.identity_id]:
                     groups.setdefault(_key(item), []).append(item)
             ready: list[OutboxItem] = []
-            for key, rows in groups.items():
+            # An address with an answer to danger goes first (a stable sort keeps the rest oldest first).
+            for key, rows in sorted(groups.items(), key=lambda group: not any(item.kind == "danger" for item in group[1])):
                 if key[1] is None or room > 0:
                     ready += rows
                     room -= key[1] is not None
@@ -401,7 +402,7 @@ class Dispatcher:
             identity = session.get(ChannelIdentity, item.identity_id)
             address = identity.address if identity else ""
         options = tuple(Option(key, label) for key, label in meta.get("options", []))
-        return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane)
+        return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane, item.kind == "danger")
 
     def _mark_sent(self, ids: list[int], provider_id: str | None, wipe: bool = False) -> None:
         values: dict[str, object] = {"status": "sent", "sent_at": self.clock.now(), "provider_message_id": provider_id, "error": None}

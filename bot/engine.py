@@ -182,7 +182,7 @@ class Engine:
             conversation.updated_at = now
             message.processed_at = now
             for reply in turn.replies:
-                queue_reply(session, message, reply, now)
+                queue_reply(session, message, reply, now, urgent=turn.urgent)
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:
@@ -195,11 +195,12 @@ class Engine:
             queue_reply(session, message, Reply(self.catalogue.text(language, "error.internal")), message.processed_at)
 
 
-def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime, lane: int = 0) -> None:
-    """A reply goes back on the channel and to the address the message came from."""
+def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime, lane: int = 0, urgent: bool = False) -> None:
+    """A reply goes back on the channel and to the address the message came from; the answer to danger goes first."""
     options = [(option.key, option.label) for option in reply.options]
     queue_to_contact(session, contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
-                     text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane)  # fmt: skip
+                     text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane,
+                     kind="danger" if urgent else None)  # fmt: skip
 
 
 def _content(message: Message) -> Inbound:

@@ -14,9 +14,9 @@ from storage.models import Message, OutboxItem
 
 def queue_to_contact(
     session: Session, *, contact_id: str, identity_id: int | None, channel: str, text: str, now: datetime,
-    options: Sequence[tuple[str, str]] = (), request_contact: bool = False, lane: int = 0,
+    options: Sequence[tuple[str, str]] = (), request_contact: bool = False, lane: int = 0, kind: str | None = None,
 ) -> OutboxItem:  # fmt: skip
-    """A message to a person: written to their transcript and to the outbox."""
+    """A message to a person: written to their transcript and to the outbox. `kind` "danger" sends it first."""
     meta: dict[str, object] = {"options": [list(option) for option in options]} if options else {}
     if request_contact:
         meta["request_contact"] = True
@@ -28,7 +28,7 @@ def queue_to_contact(
     session.flush()
     item = OutboxItem(
         channel=channel, lane=lane, contact_id=contact_id, identity_id=identity_id, message_id=transcript.id,
-        target="contact", status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        target="contact", status="pending", attempts=0, next_attempt_at=now, created_at=now, kind=kind,
     )  # fmt: skip
     session.add(item)
     return item

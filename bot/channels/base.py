@@ -30,6 +30,7 @@ class Outbound:
     options: tuple[Option, ...] = ()
     request_contact: bool = False
     lane: int = 0
+    urgent: bool = False  # the answer to someone in danger: ahead of every other reply waiting for the provider
 
 
 @dataclass(frozen=True)

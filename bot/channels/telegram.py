@@ -186,7 +186,7 @@ class TelegramChannel:
         return str(sent.message_id)
 
     async def pace(self, message: Outbound) -> None:
-        self._stamps[id(message)] = await self._pace(message.address, message.lane)
+        self._stamps[id(message)] = await self._pace(message.address, message.lane, message.urgent)
 
     def _leaving(self, message: Outbound) -> None:
         """Its request leaves now: count it in the last second from now, not from when it was let go."""
@@ -200,15 +200,16 @@ class TelegramChannel:
         if stamp is not None and stamp in self._admitted:
             self._admitted.remove(stamp)
 
-    async def _pace(self, chat: str, lane: int) -> list[float]:
+    async def _pace(self, chat: str, lane: int, urgent: bool = False) -> list[float]:
         """Wait until a send to `chat` in `lane` stays within Telegram's limits, and count it.
 
         Sends are counted when they are let go, over a sliding second. Bulk is spread evenly (one every 1/29 s)
         so the requests never bunch up at Telegram's end, and keeps one place a second free. When the second is
-        full, who goes first is fixed: a staff-group post (one post can carry a minute's alerts), then a reply,
-        then bulk; each waits only for those before it and for the oldest send of the last second to age out."""
+        full, who goes first is fixed: the answer to someone in danger and staff-group posts (one post can carry a
+        minute's alerts), then other replies, then bulk; each waits only for those before it and for the oldest send
+        of the last second to age out."""
         group = chat.startswith("-")
-        rank = 0 if group else 1 if lane == 0 else 2
+        rank = 0 if group or urgent else 1 if lane == 0 else 2
         while True:
             now = self._monotonic()
             self._admitted = [stamp for stamp in self._admitted if now - stamp[0] < 1.0]

@@ -315,3 +315,15 @@ def test_reading_what_is_due_takes_the_same_few_statements_for_one_row_or_sixty(
         assert len(dispatcher._due(0)) == rows + 1
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_the_answer_to_someone_in_danger_is_taken_before_older_replies(db, engine, clock):
+    dispatcher = Dispatcher(db.sessions, {"telegram": RecordingChannel()}, clock)
+    for n in range(5):
+        say(engine, f"50{n}")  # five people greeted, their answers not yet sent
+    say(engine, "509")
+    engine.accept(InboundMessage("telegram", "danger", "509", Inbound(kind="text", text="de hotar att skjuta mig")))
+    engine.process_pending()
+    taken = [due for due in dispatcher._due(0, room=1) if due.target == "contact"]
+    assert {due.outbound.address for due in taken} == {"509"}  # their greeting still goes first, in order
+    assert taken[-1].outbound.urgent and "112" in taken[-1].outbound.text

@@ -120,3 +120,19 @@ async def test_a_send_counts_from_when_its_request_leaves():
     await made.pace(second)
     made.unpace(second)  # its claim failed: it never goes
     assert made._admitted == [[virtual.now]]
+
+
+async def test_when_the_second_is_full_the_answer_to_danger_goes_before_other_replies():
+    made = channel()
+    order: list[str] = []
+    made._admitted.extend([made._monotonic()] for _ in range(telegram.OVERALL_PER_SECOND))
+
+    async def send(chat: str, name: str, urgent: bool) -> None:
+        await made._pace(chat, 0, urgent)
+        order.append(name)
+
+    replies = [asyncio.create_task(send(str(6000 + n), "reply", False)) for n in range(5)]
+    await asyncio.sleep(0.05)
+    await send("6100", "danger", True)
+    await asyncio.gather(*replies)
+    assert order[0] == "danger"
