@@ -54,7 +54,7 @@ SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 OVERALL_PER_SECOND = 30
 BULK_PER_SECOND = 29  # bulk leaves one a second free, and stops altogether while a reply waits for room
 BULK_INTERVAL_PER_CHAT = 1.0  # bulk to one private chat; replies in a conversation are not spaced
-GROUP_INTERVAL = 1.0
+GROUP_INTERVAL = 1.1  # a second, and room for requests that take different times to get there
 # A group's posts: a token bucket of GROUP_BURST posts refilled at GROUP_PER_MINUTE. It can never put more than
 # GROUP_BURST + GROUP_PER_MINUTE = 20 posts into any minute, whatever the traffic: quick answers to staff when the
 # group is calm, one post every 3.75 s when it is busy (the dispatcher then joins what is due into one post).
@@ -192,7 +192,12 @@ class TelegramChannel:
         """Its request leaves now: count it in the last second from now, not from when it was let go."""
         stamp = self._stamps.pop(id(message), None)
         if stamp is not None:
-            stamp[0] = max(stamp[0], self._monotonic())
+            now = stamp[0] = max(stamp[0], self._monotonic())
+            # The next send to the same chat is spaced from this one's leaving too.
+            if message.address.startswith("-"):
+                self._chat_free[message.address] = max(self._chat_free.get(message.address, 0.0), now + GROUP_INTERVAL)
+            elif message.lane == 1:
+                self._chat_free[message.address] = max(self._chat_free.get(message.address, 0.0), now + BULK_INTERVAL_PER_CHAT)
 
     def unpace(self, message: Outbound) -> None:
         """The send we were let go for will not happen: give its place in the last second back."""

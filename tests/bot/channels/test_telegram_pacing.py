@@ -67,7 +67,7 @@ async def test_the_staff_group_gets_at_most_20_posts_in_any_minute_and_one_a_sec
     times = await let_go(channel(virtual), virtual, [STAFF] * 60, lane=0)
     assert most_in_any(60.0, times) <= 20
     assert most_in_any(1.0, times) == 1
-    assert times[telegram.GROUP_BURST - 1] - times[0] <= telegram.GROUP_BURST - 1  # a calm group is answered quickly
+    assert times[telegram.GROUP_BURST - 1] - times[0] <= (telegram.GROUP_BURST - 1) * telegram.GROUP_INTERVAL + 1e-6  # calm: quick
 
 
 async def test_a_reply_waiting_for_room_is_let_go_before_any_more_bulk():
@@ -136,3 +136,17 @@ async def test_when_the_second_is_full_the_answer_to_danger_goes_before_other_re
     await send("6100", "danger", True)
     await asyncio.gather(*replies)
     assert order[0] == "danger"
+
+
+async def test_the_next_post_to_a_group_is_spaced_from_when_the_last_one_left():
+    from bot.channels.base import Outbound
+
+    virtual = VirtualTime()
+    made = channel(virtual)
+    first = Outbound("telegram", STAFF, "Ny fråga K-AAAA")
+    await made.pace(first)
+    virtual.now += 0.3  # its claim took a while
+    made._leaving(first)
+    left = virtual.now
+    await made.pace(Outbound("telegram", STAFF, "Ny fråga K-BBBB"))
+    assert virtual.now - left >= telegram.GROUP_INTERVAL
