@@ -131,6 +131,11 @@ class Pacer:
             state.bulk_next = now + segments / (self.rate * state.bulk_factor)
         return admission
 
+    def answered(self, admission: Admission) -> None:
+        """Its request has been answered, so it reached Twilio before now: it counts until a window after now at the
+        least. Usually that changes nothing; it matters when a request was slow to get there (a cold connection)."""
+        admission.until = max(admission.until, self.clock() + admission.span - WINDOW_MARGIN_SECONDS)
+
     def restamp(self, admission: Admission) -> None:
         """The request is leaving now: count it from now. Between admission and the request there can be a thread
         hand-off, a database claim or a cold HTTP connection (0.1–0.35 s measured); Twilio counts on arrival.

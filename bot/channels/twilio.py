@@ -91,6 +91,10 @@ class _HeaderRecordingHttpClient(TwilioHttpClient):
 
     def request(self, *args: Any, **kwargs: Any) -> TwilioResponse:
         self._local.retry_after = None
+        leaving = getattr(self._local, "leaving", None)
+        if leaving is not None:  # the request goes now: as late as we can tell the pacer so
+            self._local.leaving = None
+            leaving()
         response = super().request(*args, **kwargs)
         self._local.retry_after = _seconds(response.headers.get("Retry-After") if response.headers else None)
         return response
@@ -167,6 +171,9 @@ class TwilioChannel:
 
     async def start(self, accept: Accept) -> None:
         if self._accept is None:
+            # twilio imports its resource classes on first use (~0.1 s here): done now, not inside the first sends,
+            # where it delays requests the pacer has already counted.
+            await asyncio.to_thread(lambda: self.client.messages)
             log.info("twilio: %s ready", " and ".join(self.names))
         self._accept = accept
 
@@ -327,10 +334,14 @@ class TwilioChannel:
     def _create(self, params: dict[str, Any], admission: Admission | None = None) -> str:
         """One Messages API call, in a worker thread; Twilio's answers become _Refused or TransientSendError."""
         if admission is not None:
-            self.pacer.restamp(admission)  # counted from when the request leaves, not from when it was let go
+            # Counted from when the request leaves, not from when it was let go: at the HTTP call, after twilio has
+            # built it, since threads contending for the interpreter can take tens of milliseconds over that.
+            self._http._local.leaving = lambda: self.pacer.restamp(admission)
         try:
             created = self.client.messages.create(**params)
         except (TwilioRestException, TwilioServiceException) as exc:
+            if admission is not None:
+                self.pacer.answered(admission)
             code = exc.code if isinstance(exc.code, int) else None
             raise _Refused(exc.status, code, self._http.retry_after) from None  # its text can quote the number
         except (requests.ConnectionError, requests.ConnectTimeout) as exc:
@@ -339,6 +350,8 @@ class TwilioChannel:
         except (requests.RequestException, TwilioException) as exc:
             # It may have reached Twilio (a read timeout, a garbled answer): never send it twice.
             raise UncertainSendError(f"no clear answer from Twilio: {type(exc).__name__}") from None
+        if admission is not None:
+            self.pacer.answered(admission)
         if not created.sid:
             raise UncertainSendError("Twilio answered without a message sid")
         return created.sid

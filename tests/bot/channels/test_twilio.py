@@ -435,6 +435,17 @@ async def test_a_send_counts_from_when_its_request_leaves_not_from_when_it_was_l
     assert pacer.time_until(SMS_FROM, 1, 1) == pytest.approx(0.3)  # a second after it left, not after it was let go
 
 
+async def test_a_send_whose_request_was_slow_to_arrive_counts_until_a_second_after_its_answer():
+    clock = ManualClock()
+    pacer = Pacer(segments_per_second=2.0, clock=clock)
+    first = await pacer.acquire(SMS_FROM, 2, 1)
+    pacer.restamp(first)
+    clock.now = 0.5  # a cold connection: Twilio has it somewhere before now, perhaps just now
+    pacer.answered(first)
+    clock.now = WINDOW_SECONDS
+    assert pacer.time_until(SMS_FROM, 1, 1) == pytest.approx(0.5)  # a second after the answer, not after it left
+
+
 async def test_lane_0_overtakes_waiting_bulk_messages():
     clock = ManualClock()
     pacer = Pacer(segments_per_second=1.0, clock=clock)
