@@ -143,9 +143,10 @@ def table(results: dict[tuple[str, str], Any]) -> str:
         lambda r: r["danger_answered"] == r["dangers"] and (r["danger_p99_ms"] or 1e12) <= 1000)  # fmt: skip
     row("3. … confirm → first outreach message, s; a danger reply written 1 s after confirm, ms", "–", "incident",
         lambda r: f"{_n(r['confirm_to_first_s'], 1)}; {_n(r['danger_during_confirm_ms'])}", "–", None)  # fmt: skip
-    row("4. Telegram bulk rate during the drain, msg/s (all sends); 429s", "≥ 28.5 (95 % of 30), no 429", "incident",
-        lambda r: f"{_n(r['bulk_rate'], 1)} ({_n(r['total_rate'], 1)}); {r['too_many']} × 429", "limit 30 msg/s",
-        lambda r: r["bulk_rate"] >= 28.5 and r["too_many"] == 0)  # fmt: skip
+    # The limit is on everything the bot sends; the outreach gives way to the danger answers and alerts sent meanwhile.
+    row("4. Telegram send rate during the drain, msg/s: all sends (outreach alone); 429s", "≥ 28.5 (95 % of 30), no 429", "incident",
+        lambda r: f"{_n(r['total_rate'], 1)} ({_n(r['bulk_rate'], 1)}); {r['too_many']} × 429", "limit 30 msg/s",
+        lambda r: r["total_rate"] >= 28.5 and r["too_many"] == 0)  # fmt: skip
     row("4. SMS rate, segments/s (steady); 429s", "≥ 9.5 (95 % of 10), no 429", "sms",
         lambda r: f"{_n(r['rate'], 2)} ({_n(r['steady_rate'], 2)}); {r['refused_429']} × 429", "limit 10 segments/s",
         lambda r: (r["rate"] or 0) >= 9.5 and r["refused_429"] == 0)  # fmt: skip
