@@ -43,10 +43,10 @@ SWEEP_EVERY = 5.0  # seconds between looks for rows a dead process left `sending
 # buttons a message; these stay well under both.
 JOIN_AFTER_WAIT = 1.5  # seconds a post waited for the group's turn: more than the one-a-second spacing
 STAFF_POST_ITEMS = 80
-STAFF_POST_CHARS = 3900
+STAFF_POST_CHARS = 4000  # of the 4096 Telegram takes
 STAFF_POST_HEADER = 200  # room kept for the header of a post of brief lines
 STAFF_POST_BUTTONS = 40
-BRIEF_CHARS = 64  # a staff post as one line of a busy minute's joined post
+BRIEF_CHARS = 56  # a staff post as one line of a busy minute's joined post: code, kind and the start of it
 
 Key = tuple[str, int | None, str]  # (channel, identity, target): the unit within which order is kept
 
