@@ -16,7 +16,8 @@ def group(engine, db, team):  # noqa: F811
     return Group(engine, db)
 
 
-def participant(engine, db, group, address="31") -> tuple:
+def applied(engine, db, address="31") -> tuple:
+    """Someone who has applied by SMS, for themselves, for help with housing: their chat and case code."""
     chat = started(engine, channel="sms", address=f"+467000000{address}")
     chat.press("Ansök om stöd")
     chat.press("Mig själv")
@@ -25,7 +26,11 @@ def participant(engine, db, group, address="31") -> tuple:
     chat.press("Klar")
     chat.press("Skicka")
     with db.sessions() as session:
-        code = session.scalar(select(Case.code).where(Case.contact_id == chat.contact_id))
+        return chat, session.scalar(select(Case.code).where(Case.contact_id == chat.contact_id))
+
+
+def participant(engine, db, group, address="31") -> tuple:
+    chat, code = applied(engine, db, address)
     group.do("111", f"/inskriv {code}")
     group.posts()
     return chat, code

@@ -19,8 +19,7 @@ from handlers.profile import load_profile
 from handlers.turn import Inbound
 from storage.cases import open_case
 from storage.models import Case, Contact, Incident, OutboxItem
-from tests.handlers.test_ask import started
-from tests.handlers.test_checkins import participant
+from tests.handlers.test_checkins import applied, participant
 from tests.handlers.test_desk import Group, team  # noqa: F401 (fixture)
 
 
@@ -111,15 +110,7 @@ def test_progress_counts_against_everyone_at_confirm_and_is_not_done_while_chunk
 def test_who_gets_it_is_fixed_at_confirm_enrolled_later_no_opted_out_meanwhile_no(engine, db, group, clock):
     enrol_people(engine, 250)
     stopper, _ = participant(engine, db, group, address="41")  # a participant at confirm, in a later chunk
-    applicant = started(engine, channel="sms", address="+46700000042")  # applied, not yet a participant
-    applicant.press("Ansök om stöd")
-    applicant.press("Mig själv")
-    applicant.press("Ja")
-    applicant.send("1")
-    applicant.press("Klar")
-    applicant.press("Skicka")
-    with db.sessions() as session:
-        code = session.scalar(select(Case.code).where(Case.contact_id == applicant.contact_id))
+    applicant, code = applied(engine, db, address="42")  # applied, not yet a participant
     group.posts()
     incident_id, preview = press_incident(group, db)
     assert preview.startswith("Incidentutskick till 251 deltagare.")
