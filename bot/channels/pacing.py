@@ -157,10 +157,11 @@ class Pacer:
         state.bulk_slow_until = now + seconds
         self._notify(state)
 
-    async def acquire(self, sender: str, segments: int, lane: int) -> Admission:
+    async def acquire(self, sender: str, segments: int, lane: int, urgent: bool = False) -> Admission:
         """Wait for this sender's turn; raises SenderBusy instead of waiting longer than max_wait."""
         state = self._state(sender)
-        ticket = (0 if lane == 0 else 1, next(self._tickets))
+        # The answer to someone in danger first, then other lane-0 messages, then bulk; in arrival order within each.
+        ticket = (-1 if urgent else 0 if lane == 0 else 1, next(self._tickets))
         heapq.heappush(state.waiting, ticket)
         deadline = self.clock() + self.max_wait
         try:

@@ -296,7 +296,7 @@ class TwilioChannel:
             return  # send() says why it cannot go
         units = 1 if whatsapp else segments(render_sms(message.text, message.options))
         try:
-            self._admissions[id(message)] = await self.pacer.acquire(sender, units, message.lane)
+            self._admissions[id(message)] = await self.pacer.acquire(sender, units, message.lane, message.urgent)
         except SenderBusy as exc:
             raise TransientSendError("the sender's queue is full", retry_after=exc.retry_after) from exc
 

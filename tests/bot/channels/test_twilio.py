@@ -462,6 +462,22 @@ async def test_lane_0_overtakes_waiting_bulk_messages():
     assert order == ["bulk0", "reply", "bulk1", "bulk2", "bulk3"]
 
 
+async def test_the_answer_to_someone_in_danger_overtakes_waiting_replies():
+    clock = ManualClock()
+    pacer = Pacer(segments_per_second=1.0, clock=clock)
+    order: list[str] = []
+
+    async def send(name: str, urgent: bool) -> None:
+        await pacer.acquire(SMS_FROM, 1, 0, urgent)
+        order.append(name)
+
+    replies = [asyncio.create_task(send(f"reply{n}", False)) for n in range(3)]
+    await settle()  # reply0 goes at once, the others queue in order
+    danger = asyncio.create_task(send("danger", True))
+    await drive(pacer, clock, [*replies, danger], lambda: (1, 0))
+    assert order == ["reply0", "danger", "reply1", "reply2"]
+
+
 async def test_a_slowed_bulk_lane_keeps_lane_0_at_full_speed():
     pacer = Pacer(segments_per_second=40.0)
     pacer.slow_bulk(SMS_FROM)
