@@ -8,6 +8,11 @@ resent: after `STALE_AFTER` it becomes `uncertain`. The same goes for a send tha
 we do not recognise. Only failures that say the provider did not take the message (rate limits,
 refused connections, 5xx) are retried. Channels whose send is harmless to repeat (the web chat only
 shows a stored row) declare `idempotent_send` and are retried after a crash too.
+
+Shape. Each lane's loop starts a task per address with due messages (up to SEND_CONCURRENCY people at once; staff
+posts and on-call SMS always) and keeps starting them while earlier ones wait for their provider's pace, so
+nothing waits for anything but its own address's older messages. Pacing comes before the claim: a crash while
+waiting leaves the row `pending`, to be sent once later.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ SEND_CONCURRENCY = 16
 SWEEP_EVERY = 5.0  # seconds between looks for rows a dead process left `sending`
 # When staff posts pile up they go out together, as one post: Telegram takes about 20 posts a minute in a group,
 # so a busy hour's alerts would otherwise wait minutes for their turn. Telegram takes 4096 characters and 100
-# buttons a message; these stay well under both.
+# buttons a message; these stay under both.
 JOIN_AFTER_WAIT = 1.5  # seconds a post waited for the group's turn: more than the one-a-second spacing
 STAFF_POST_ITEMS = 80
 STAFF_POST_CHARS = 4000  # of the 4096 Telegram takes
