@@ -53,6 +53,8 @@ SOURCE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # messages a second in all, about one a second to one chat, 20 a minute to one group.
 OVERALL_PER_SECOND = 30
 BULK_PER_SECOND = 29  # bulk leaves one a second free, and stops altogether while a reply waits for room
+IN_FLIGHT = float("inf")  # the time a send in flight counts from: always, until Telegram has answered it
+IN_FLIGHT_POLL = 0.01  # seconds between looks while what holds us back is in flight
 BULK_CATCH_UP = 0.1  # seconds of lateness bulk may make up (a few sends closer together; the second still holds)
 BULK_INTERVAL_PER_CHAT = 1.0  # bulk to one private chat; replies in a conversation are not spaced
 GROUP_INTERVAL = 1.1  # a second, and room for requests that take different times to get there
@@ -94,9 +96,12 @@ class TelegramChannel:
         # When each send of the last second went: a list per send, stamped when it is let go and again when its
         # request leaves (a database claim lies between the two), so bunched requests are counted as they reach Telegram.
         self._admitted: list[list[float]] = []
-        self._stamps: dict[int, list[float]] = {}  # by id() of the Outbound between pace() and send()
+        # Between pace() and send(), by chat and lane: the dispatcher sends one message at a time per address and lane,
+        # and a joined staff post is paced before its text is known, so it is not the same object that is sent.
+        self._stamps: dict[tuple[str, int], list[float]] = {}
         self._bulk_next = float("-inf")  # the next bulk send's moment on an even grid
-        self._chat_free: dict[str, float] = {}  # earliest next send to a group, or bulk to a private chat
+        self._chat_free: dict[str, float] = {}  # earliest next send to a group, or to a person after bulk to them
+        self._chat_replied: dict[str, float] = {}  # earliest next bulk to a person after a reply to them
         self._group_tokens: dict[str, tuple[float, float]] = {}  # chat -> (tokens, when counted)
         self._waiting = [0, 0, 0]  # sends waiting for room in the overall limit: staff-group posts, replies, bulk
         self._monotonic, self._sleep = time.monotonic, asyncio.sleep  # tests put a virtual clock here
@@ -169,7 +174,7 @@ class TelegramChannel:
                 pass  # the spinner on the button stops by itself; the choice is already stored
 
     async def send(self, message: Outbound) -> str | None:
-        self._leaving(message)
+        stamp = self._leaving(message)
         try:
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
@@ -184,25 +189,42 @@ class TelegramChannel:
             raise UncertainSendError("timed out waiting for Telegram") from exc
         except NetworkError as exc:
             raise TransientSendError(f"network: {type(exc).__name__}") from exc
+        finally:
+            self._answered(message, stamp)
         return str(sent.message_id)
 
     async def pace(self, message: Outbound) -> None:
-        self._stamps[id(message)] = await self._pace(message.address, message.lane, message.urgent)
+        self._stamps[(message.address, message.lane)] = await self._pace(message.address, message.lane, message.urgent)
 
-    def _leaving(self, message: Outbound) -> None:
-        """Its request leaves now: count it in the last second from now, not from when it was let go."""
-        stamp = self._stamps.pop(id(message), None)
+    def _leaving(self, message: Outbound) -> list[float] | None:
+        """Its request leaves now. Until Telegram answers, nobody knows when it gets there (a busy interpreter, a cold
+        connection), so it counts in every second and holds its chat until the answer (`_answered`)."""
+        stamp = self._stamps.pop((message.address, message.lane), None)
         if stamp is not None:
-            now = stamp[0] = max(stamp[0], self._monotonic())
-            # The next send to the same chat is spaced from this one's leaving too.
-            if message.address.startswith("-"):
-                self._chat_free[message.address] = max(self._chat_free.get(message.address, 0.0), now + GROUP_INTERVAL)
-            elif message.lane == 1:
-                self._chat_free[message.address] = max(self._chat_free.get(message.address, 0.0), now + BULK_INTERVAL_PER_CHAT)
+            stamp[0] = IN_FLIGHT
+            self._space(message, IN_FLIGHT)
+        return stamp
+
+    def _answered(self, message: Outbound, stamp: list[float] | None) -> None:
+        """Telegram has answered, so the request reached it before now: it counts for the second after now, and the
+        next send to the same chat waits that second."""
+        if stamp is not None:
+            now = self._monotonic()
+            stamp[0] = now
+            self._space(message, now + 1.0)
+
+    def _space(self, message: Outbound, until: float) -> None:
+        """No next send to the same chat before `until`: in a group no post at all, to a person no bulk after anything
+        and no reply after bulk (replies to each other go at once: a short burst Telegram allows in a chat)."""
+        chat, spaced = message.address, self._chat_free
+        if not chat.startswith("-") and message.lane == 0:
+            spaced = self._chat_replied  # holds back bulk only
+        held = spaced.get(chat, 0.0)
+        spaced[chat] = until if held == IN_FLIGHT else max(held, until)
 
     def unpace(self, message: Outbound) -> None:
         """The send we were let go for will not happen: give its place in the last second back."""
-        stamp = self._stamps.pop(id(message), None)
+        stamp = self._stamps.pop((message.address, message.lane), None)
         if stamp is not None and stamp in self._admitted:
             self._admitted.remove(stamp)
 
@@ -221,11 +243,13 @@ class TelegramChannel:
             self._admitted = [stamp for stamp in self._admitted if now - stamp[0] < 1.0]
             allowed = OVERALL_PER_SECOND if lane == 0 else BULK_PER_SECOND
             overall = min(stamp[0] for stamp in self._admitted) + 1.0 - now if len(self._admitted) >= allowed else 0.0
+            overall = min(overall, IN_FLIGHT_POLL) if overall > 1.0 else overall  # all in flight: look again soon
             if any(self._waiting[before] for before in range(rank)):
                 overall = max(overall, 0.005)  # someone ahead of us waits for room: let them have it
-            own = 0.0
-            if group or lane == 1:
-                own = self._chat_free.get(chat, 0.0) - now
+            own = self._chat_free.get(chat, 0.0) - now  # a reply waits only after bulk to the same person
+            if lane == 1 and not group:
+                own = max(own, self._chat_replied.get(chat, 0.0) - now)
+            own = min(own, IN_FLIGHT_POLL) if own > 60.0 else own  # the last send to this chat is in flight
             if group:
                 own = max(own, (1.0 - self._tokens(chat, now)) * 60.0 / GROUP_PER_MINUTE)
             if lane == 1:
@@ -244,6 +268,8 @@ class TelegramChannel:
                     self._chat_free[chat] = now + GROUP_INTERVAL
                 elif lane == 1:
                     self._chat_free[chat] = now + BULK_INTERVAL_PER_CHAT
+                else:
+                    self._chat_replied[chat] = max(self._chat_replied.get(chat, 0.0), now + BULK_INTERVAL_PER_CHAT)
                 return stamp
             # Held back only by the overall limit: those after us give way. Waiting for our own chat's turn: they don't.
             queued = own <= 0

@@ -156,6 +156,9 @@ def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_p
             api.inject_message(people[0], "JA")
             api.wait_for(lambda fake: any(m["text"].startswith("PRIORITERAT") for m in fake.sent(STAFF_CHAT)), timeout=20)
         refused = [call["params"].get("text", "")[:20] for call in api.calls("sendMessage") if call["status"] == 429]
+        staff_calls = [(round(c["at"], 2), c["status"], c["params"].get("text", "")[:12]) for c in api.calls("sendMessage")
+                       if str(c["params"].get("chat_id")) == str(STAFF_CHAT)]
+        refused.append(staff_calls)
         assert api.too_many == 0, refused[:20]
         per_person = [len([m for m in api.sent(person) if "tänker på dig" in m["text"]]) for person in people]
         assert set(per_person) == {1}

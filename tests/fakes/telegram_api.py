@@ -381,7 +381,7 @@ class FakeBotAPI(LoopbackServer):
             params = await _read_params(request)
         except ValueError:
             params = {}
-        call: JSON = {"method": name, "params": params, "status": 0}
+        call: JSON = {"method": name, "params": params, "status": 0, "at": time.monotonic()}
         with self._lock:
             self._calls.append(call)
         try:

@@ -106,20 +106,23 @@ async def test_when_the_second_is_full_a_staff_post_goes_before_waiting_replies(
     assert order[0] == "staff post"
 
 
-async def test_a_send_counts_from_when_its_request_leaves():
+async def test_a_send_in_flight_counts_in_every_second_until_telegram_answers_it():
     from bot.channels.base import Outbound
 
     virtual = VirtualTime()
     made = channel(virtual)
     first = Outbound("telegram", "2001", "hej", lane=1)
     await made.pace(first)
-    virtual.now += 0.4  # a slow database claim: the request only leaves now
-    made._leaving(first)  # what send() does first
-    assert made._admitted == [[virtual.now]]
-    second = Outbound("telegram", "2002", "hej", lane=1)
+    stamp = made._leaving(first)  # what send() does first
+    virtual.now += 2.0  # a request stuck on its way: it may still arrive in any second from now
+    await made._pace("2002", 1)  # (prunes the count)
+    assert telegram.IN_FLIGHT in [entry[0] for entry in made._admitted]
+    made._answered(first, stamp)
+    assert made._admitted[0] == [virtual.now]
+    second = Outbound("telegram", "2003", "hej", lane=1)
     await made.pace(second)
     made.unpace(second)  # its claim failed: it never goes
-    assert made._admitted == [[virtual.now]]
+    assert len(made._admitted) == 2
 
 
 async def test_when_the_second_is_full_the_answer_to_danger_goes_before_other_replies():
@@ -138,15 +141,50 @@ async def test_when_the_second_is_full_the_answer_to_danger_goes_before_other_re
     assert order[0] == "danger"
 
 
-async def test_the_next_post_to_a_group_is_spaced_from_when_the_last_one_left():
+async def test_the_next_post_to_a_group_waits_for_the_last_one_and_a_second_after_its_answer():
     from bot.channels.base import Outbound
 
     virtual = VirtualTime()
     made = channel(virtual)
     first = Outbound("telegram", STAFF, "Ny fråga K-AAAA")
     await made.pace(first)
-    virtual.now += 0.3  # its claim took a while
-    made._leaving(first)
-    left = virtual.now
+    stamp = made._leaving(first)
+    virtual.now += 1.5  # a slow answer; meanwhile no post may go
+    made._answered(first, stamp)
+    answered = virtual.now
     await made.pace(Outbound("telegram", STAFF, "Ny fråga K-BBBB"))
-    assert virtual.now - left >= telegram.GROUP_INTERVAL
+    assert virtual.now - answered >= 1.0
+
+
+async def test_a_reply_right_after_bulk_to_the_same_person_waits_its_second_and_bulk_after_a_reply_too():
+    virtual = VirtualTime()
+    made = channel(virtual)
+    await made._pace("2001", 1)  # the outreach to them
+    bulk_at = virtual.now
+    await made._pace("2001", 0)  # they answer at once and are answered
+    assert virtual.now - bulk_at >= 1.0
+    replied_at = virtual.now
+    await made._pace("2001", 1)
+    assert virtual.now - replied_at >= 1.0
+
+
+async def test_a_send_counts_until_a_second_after_telegram_answered_it():
+    from bot.channels.base import Outbound
+
+    virtual = VirtualTime()
+    made = channel(virtual)
+    message = Outbound("telegram", "2001", "hej")
+    await made.pace(message)
+    stamp = made._leaving(message)
+    virtual.now += 0.2  # a slow answer: the request may have reached Telegram just now
+    made._answered(message, stamp)
+    assert made._admitted == [[virtual.now]] and made._chat_replied["2001"] == virtual.now + 1.0
+
+
+async def test_a_joined_staff_post_is_paced_before_its_text_is_known_and_still_counted_when_sent():
+    from bot.channels.base import Outbound
+
+    virtual = VirtualTime()
+    made = channel(virtual)
+    await made.pace(Outbound("telegram", STAFF, ""))  # the group's turn, asked for before the posts are claimed
+    assert made._leaving(Outbound("telegram", STAFF, "3 inlägg kom på kort tid …")) is not None
