@@ -63,17 +63,10 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
         if case is None or case.contact_id is None or case.state == "closed":
             session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state="stopped"))
             continue
-        if _send(session, catalogue, case, now, "checkin.message", kind="checkin"):
+        if send_many(session, catalogue, [(case.id, case.contact_id)], now, "checkin.message", kind="checkin"):
             _count_silence(session, catalogue, row, case, now)
             done["sent"] += 1
     return done
-
-
-def _send(session: Session, catalogue: Catalogue, case: Case, now: datetime, key: str, *, kind: str,
-          incident_id: int | None = None) -> bool:  # fmt: skip
-    if case.contact_id is None:
-        return False
-    return bool(send_many(session, catalogue, [(case.id, case.contact_id)], now, key, kind=kind, incident_id=incident_id))
 
 
 def send_many(session: Session, catalogue: Catalogue, cases: Sequence[tuple[int, str]], now: datetime, key: str, *, kind: str,

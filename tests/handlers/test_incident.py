@@ -249,3 +249,15 @@ def test_everyone_reached_is_offered_the_answers_on_their_own_channel(engine, db
     assert reply.startswith("Tack. Vi hör av oss")
     (alert,) = group.posts()
     assert alert.startswith("PRIORITERAT")
+
+
+def test_the_outreach_is_stored_encrypted_like_every_other_message(engine, db, group):
+    from sqlalchemy import text
+
+    enrol_people(engine, 3)
+    incident_id, _ = press_incident(group, db)
+    group.do("111", choice=f"incident:{incident_id}:confirm")
+    with db.sessions() as session:
+        (body,) = session.scalars(select(OutboxItem.message_id).where(OutboxItem.kind == "incident").limit(1))
+        raw = session.execute(text("select body from messages where id = :id"), {"id": body}).scalar()
+    assert raw and "tänker på dig" not in raw and "SIG" not in raw
