@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,13 +36,15 @@ class Scheduler:
         self._lock_connection: Connection | None = None
         self.leader = database.dialect.name != "postgresql"  # SQLite is one process by design
         self._full_at: float | None = None  # time.monotonic() of the last full tick
+        self._working = threading.Lock()  # one piece of scheduled work at a time, the tick's or run_now's
+        self.ticked = threading.Event()  # set after the first tick has done its work: the scheduler is running
 
     def start(self) -> None:
         # One in-memory job: what it acts on is in the database, so nothing here needs to survive a restart. Never
         # two ticks at once, a late tick runs once (coalesce) however late, and a slow one makes the next wait.
-        # APScheduler runs on the wall clock: a first moment in its past (a clock started days back, as the
-        # benchmark's) would make it step through every missed second before the first tick.
-        first = max(self.engine.clock.now(), datetime.now(UTC))
+        # APScheduler's interval runs in real time, on the wall clock; what a tick acts on is decided by the engine's
+        # own clock. The two are never compared: the first tick is at once, whatever date the engine's clock says.
+        first = datetime.now(UTC)
         self.aps.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="tick", replace_existing=True, coalesce=True,
                          max_instances=1, misfire_grace_time=None, next_run_time=first)  # fmt: skip
         self.aps.start()
@@ -63,6 +66,8 @@ class Scheduler:
         except Exception:
             log.exception("scheduled work failed; trying again at the next tick")
             return {}
+        finally:
+            self.ticked.set()
         if any(done.values()):
             self.on_work()
         return done
@@ -74,11 +79,20 @@ class Scheduler:
         Outreach progress is posted whenever its numbers have changed, so every second would be a staff-group post
         a second during an outreach (Telegram lets a group have 20 a minute); the digest and purge try an INSERT
         into job_runs at every tick of their windows; the timers need no second's precision."""
-        started = time.monotonic()
-        if self._full_at is None or started - self._full_at >= FULL_TICK_SECONDS:
-            self._full_at = started
+        with self._working:
+            started = time.monotonic()
+            if self._full_at is None or started - self._full_at >= FULL_TICK_SECONDS:
+                self._full_at = started
+                return self.engine.scheduled_work(self.escalate_after, self.oncall_phone)
+            return self.engine.frequent_work()
+
+    def run_now(self, before: Callable[[], None] = lambda: None) -> dict[str, int]:
+        """Do a full tick's work now, in the caller's thread, with `before` run first under the same lock: a test moves
+        its clock there, so the ticking scheduler cannot take the work that the move brings and leave the caller none."""
+        with self._working:
+            before()
+            self._full_at = time.monotonic()
             return self.engine.scheduled_work(self.escalate_after, self.oncall_phone)
-        return self.engine.frequent_work()
 
     def elect(self) -> bool:
         """On PostgreSQL, hold an advisory lock on a connection of our own for as long as we live."""

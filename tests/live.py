@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 from bot.app import Runtime
 from bot.clock import FrozenClock, SteppingClock
 from bot.settings import load_settings
+from storage.models import JobRun
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.runner import free_port
 
@@ -17,7 +17,11 @@ STAFF_CHAT = -1001234
 
 
 class LiveBot:
-    def __init__(self, tmp_path: Path, keys, api: FakeBotAPI, clock: FrozenClock, **settings: object) -> None:
+    def __init__(self, tmp_path: Path, keys, api: FakeBotAPI, clock: FrozenClock, *, digest_posted: bool = True,
+                 **settings: object) -> None:  # fmt: skip
+        """The scheduler ticks from the start. The test clock's moment (11:00 on a Tuesday) lies in the morning digest's
+        window, so the staff group has had today's digest already unless `digest_posted` is False: then the digest is
+        the group's first post."""
         # Real time runs on (so retries fall due) from the test's start; tick() jumps ahead.
         self.api, self.clock = api, SteppingClock(clock.now())
         self.settings = load_settings(
@@ -26,12 +30,19 @@ class LiveBot:
             http_port=free_port(), **settings,
         )  # fmt: skip
         self.runtime = Runtime(self.settings, self.clock)
+        if digest_posted:
+            local_day = clock.now().astimezone(self.runtime.profile.office_hours.zone).date().isoformat()
+            with self.runtime.sessions.begin() as session:
+                session.add(JobRun(job="digest", period=local_day, at=clock.now()))
         self.thread = threading.Thread(target=asyncio.run, args=(self.runtime.run(),), daemon=True)
 
     def __enter__(self) -> LiveBot:
         self.thread.start()
         if not self.runtime.started.wait(20):
             raise AssertionError("the runtime did not start")
+        # Every live test runs with the scheduler ticking beside it, whatever the wall clock says.
+        if not self.runtime.scheduler.ticked.wait(20):
+            raise AssertionError("the scheduler did not tick")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -39,11 +50,10 @@ class LiveBot:
         self.thread.join(20)
 
     def tick(self, **advance: float) -> dict[str, int]:
-        """Move the clock and run the timers once, as the timer loop would."""
-        self.clock.advance(**advance)
-        done = self.runtime.engine.run_timers(timedelta(minutes=self.settings.escalate_minutes), self.settings.oncall_phone)
-        assert self.runtime._loop is not None
-        self.runtime._loop.call_soon_threadsafe(self.runtime.dispatcher.wake.set)
+        """Move the clock and do at once what the scheduler's full tick does, returning what it did. The move and the
+        work happen under the scheduler's own lock, so its ticking cannot take the work the move brings."""
+        done = self.runtime.scheduler.run_now(before=lambda: self.clock.advance(**advance))
+        self.runtime.wake_dispatcher()
         return done
 
     def posts(self) -> list[dict]:

@@ -26,7 +26,9 @@ def utvag(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> su
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    keep = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "TZ", "SYSTEMROOT")}
+    # LD_PRELOAD and FAKETIME*: a suite run under Debian's faketime runs `utvag` at the same shifted moment.
+    keep = {key: value for key, value in os.environ.items()
+            if key in ("PATH", "HOME", "LANG", "TZ", "SYSTEMROOT", "LD_PRELOAD") or key.startswith("FAKETIME")}  # fmt: skip
     return {**keep, "PYTHONUNBUFFERED": "1", **extra}
 
 

@@ -2,10 +2,7 @@
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -109,28 +106,14 @@ def test_the_digest_is_posted_once_on_a_working_morning(db, engine, clock):
     assert posts[0].startswith("God morgon!")
 
 
-@contextmanager
-def outreach_queued_every_second(bot: LiveBot) -> Iterator[None]:
-    """The scheduler's part in an outreach, once a second: queue the next chunks, wake the dispatcher. (The runtime's
-    own APScheduler job is first due at the test clock's moment, days after the wall clock's: in a LiveBot it never
-    ticks by itself.)"""
-    engine, stop = bot.runtime.engine, threading.Event()
-
-    def ticks() -> None:
-        while not stop.wait(1.0):
-            for _ in range(incident.CHUNKS_PER_TICK):
-                with engine.sessions.begin() as session:
-                    if not incident.queue_outreach(session, engine.catalogue, engine.clock.now()):
-                        break
-            bot.runtime.wake_dispatcher()
-
-    thread = threading.Thread(target=ticks, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(60)
+def test_the_running_scheduler_posts_the_morning_digest_by_itself_once(tmp_path, keys, clock):
+    """No test ticks here: the digest comes from the runtime's own scheduler, at once on start, whatever the wall
+    clock says (the test clock's 11:00 on a Tuesday is in the digest's window)."""
+    with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock, digest_posted=False) as bot:
+        (digest,) = api.wait_for_sent(STAFF_CHAT, 1)
+        assert digest["text"].startswith("God morgon! Öppet: 0.")
+        assert "digest" not in bot.tick(minutes=30)  # 11:30, still in the window: once a day
+    assert len(api.sent(STAFF_CHAT)) == 1
 
 
 def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_path, keys, clock):
@@ -145,16 +128,16 @@ def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_p
         (preview,) = api.wait_for_sent(STAFF_CHAT, 1)
         assert preview["text"].startswith("Incidentutskick till 500 deltagare.")
         confirm = preview["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-        with outreach_queued_every_second(bot):  # confirm queues the first chunk; the scheduler queues the rest
-            api.inject_callback(STAFF_CHAT, confirm, message_id=preview["message_id"], from_user=111)
-            api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 50, timeout=30)
-            # while it drains, a person in danger is answered at once, ahead of the hundreds still waiting
-            api.inject_message(people[-1], "de hotar att skjuta mig")
-            api.wait_for(lambda fake: any("112" in (m["text"] or "") for m in fake.sent(people[-1])), timeout=20)
-            assert sum("tänker på dig" in m["text"] for m in api.sent()) < 500
-            api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 500, timeout=90)
-            api.inject_message(people[0], "JA")
-            api.wait_for(lambda fake: any(m["text"].startswith("PRIORITERAT") for m in fake.sent(STAFF_CHAT)), timeout=20)
+        # confirm queues the first chunk; the scheduler, ticking beside the test since the start, queues the rest
+        api.inject_callback(STAFF_CHAT, confirm, message_id=preview["message_id"], from_user=111)
+        api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 50, timeout=30)
+        # while it drains, a person in danger is answered at once, ahead of the hundreds still waiting
+        api.inject_message(people[-1], "de hotar att skjuta mig")
+        api.wait_for(lambda fake: any("112" in (m["text"] or "") for m in fake.sent(people[-1])), timeout=20)
+        assert sum("tänker på dig" in m["text"] for m in api.sent()) < 500
+        api.wait_for(lambda fake: sum("tänker på dig" in m["text"] for m in fake.sent()) >= 500, timeout=90)
+        api.inject_message(people[0], "JA")
+        api.wait_for(lambda fake: any(m["text"].startswith("PRIORITERAT") for m in fake.sent(STAFF_CHAT)), timeout=20)
         refused = [call["params"].get("text", "")[:20] for call in api.calls("sendMessage") if call["status"] == 429]
         staff_calls = [(round(c["at"], 2), c["status"], c["params"].get("text", "")[:12]) for c in api.calls("sendMessage")
                        if str(c["params"].get("chat_id")) == str(STAFF_CHAT)]
@@ -210,10 +193,10 @@ def test_the_tick_runs_every_second_never_twice_at_once_and_late_rather_than_nev
         finally:
             scheduler.shutdown()
 
-    later = datetime.now(UTC) + timedelta(days=30)
-    tick, first = asyncio.run(job(later))
-    assert tick.trigger.interval == timedelta(seconds=TICK_SECONDS) and TICK_SECONDS <= 2
-    assert tick.coalesce is True and tick.max_instances == 1 and tick.misfire_grace_time is None
-    assert first == later  # a test's clock ahead of the wall: no tick by itself
-    _, first = asyncio.run(job(datetime.now(UTC) - timedelta(days=3)))
-    assert abs(first - datetime.now(UTC)) < timedelta(seconds=5)  # a clock days behind: at once, with no catching up
+    for offset in (timedelta(days=30), timedelta(days=-3)):  # the engine's clock ahead of the wall or days behind it
+        before = datetime.now(UTC)
+        tick, first = asyncio.run(job(before + offset))
+        assert tick.trigger.interval == timedelta(seconds=TICK_SECONDS) and TICK_SECONDS <= 2
+        assert tick.coalesce is True and tick.max_instances == 1 and tick.misfire_grace_time is None
+        # APScheduler runs in real time: the first tick is at once, never at the engine clock's moment
+        assert before <= first <= datetime.now(UTC)
