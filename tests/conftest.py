@@ -19,6 +19,7 @@ from handlers.catalogue import Catalogue
 from handlers.profile import load_profile
 from storage.crypto import Keyring, new_pseudonym_key, new_secret_key, use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
+from tests import runner
 
 POSTGRES_URL = os.environ.get("UTVAG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # CI sets this so a missing server fails the run instead of skipping the PostgreSQL half.
@@ -35,6 +36,14 @@ class Keys:
 
     def env(self) -> dict[str, str]:
         return {"UTVAG_SECRET_KEYS": self.secret, "UTVAG_PSEUDONYM_KEY": self.pseudonym}
+
+
+@pytest.fixture(autouse=True)
+def _e2e_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lets tests/runner.py refuse to start `utvag` or the Runtime in a test not marked e2e."""
+    runner.E2E_MARKED = request.node.get_closest_marker("e2e") is not None
+    yield
+    runner.E2E_MARKED = None
 
 
 @pytest.fixture

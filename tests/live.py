@@ -11,7 +11,7 @@ from bot.clock import FrozenClock, SteppingClock
 from bot.settings import load_settings
 from storage.models import JobRun
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.runner import free_port
+from tests.runner import free_port, require_e2e_mark
 
 STAFF_CHAT = -1001234
 
@@ -22,6 +22,7 @@ class LiveBot:
         """The scheduler ticks from the start. The test clock's moment (11:00 on a Tuesday) lies in the morning digest's
         window, so the staff group has had today's digest already unless `digest_posted` is False: then the digest is
         the group's first post."""
+        require_e2e_mark()
         # Real time runs on (so retries fall due) from the test's start; tick() jumps ahead.
         self.api, self.clock = api, SteppingClock(clock.now())
         self.settings = load_settings(

@@ -13,6 +13,14 @@ from pathlib import Path
 import httpx
 
 UTVAG = str(Path(sys.executable).parent / "utvag")
+# Set by tests/conftest.py for each test: whether it is marked e2e. None outside pytest (the benchmarks).
+E2E_MARKED: bool | None = None
+
+
+def require_e2e_mark() -> None:
+    """A test that starts `utvag` or the Runtime must be marked e2e, or .ci/run would not run it under shifted clocks."""
+    if E2E_MARKED is False:
+        raise AssertionError("this test starts utvag or the Runtime: mark it @pytest.mark.e2e")
 
 
 def free_port() -> int:
@@ -22,6 +30,7 @@ def free_port() -> int:
 
 
 def utvag(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    require_e2e_mark()
     return subprocess.run([UTVAG, *args], env=clean_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -48,6 +57,7 @@ class UtvagProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> UtvagProcess:
+        require_e2e_mark()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen([UTVAG, self.command], env=clean_env(self.env), cwd=self.cwd, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout

@@ -7,6 +7,8 @@ from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.live import STAFF_CHAT, LiveBot
 
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
+
 PERSON = 4242
 SARA, OMAR = 111, 222
 

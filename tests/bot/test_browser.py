@@ -18,8 +18,11 @@ from tests.runner import UtvagProcess, utvag
 CHROMIUM = Path("/usr/bin/chromium")
 # CI (.ci/run) installs Chromium and sets this, so a missing browser fails the run instead of skipping these tests.
 REQUIRE_BROWSER = os.environ.get("UTVAG_TEST_REQUIRE_BROWSER") == "1"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not REQUIRE_BROWSER,
-                                reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists() and not REQUIRE_BROWSER,
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    pytest.mark.e2e,  # starts `utvag`: CI runs it again under shifted clocks
+]  # fmt: skip
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--no-first-run", "--disable-quic"]  # fmt: skip

@@ -1,8 +1,12 @@
 import os
 import stat
 
+import pytest
+
 from storage.crypto import Keyring
 from tests.runner import utvag
+
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
 
 
 def test_run_without_keys_stops_with_one_line_naming_the_setting(tmp_path):

@@ -17,7 +17,7 @@ from tests.fakes.telegram_api import FakeBotAPI
 from tests.runner import UtvagProcess
 
 RUNS = int(os.environ.get("UTVAG_CRASH_RUNS", "20"))
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 class Crashes:

@@ -30,6 +30,8 @@ from storage.report import report
 from storage.staff import add_staff
 from tests.runner import UTVAG, clean_env, free_port, utvag
 
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
+
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 SARA_PASSWORD = "sara-har-ett-langt-losenord"
 OMAR_PASSWORD = "omar-har-ocksa-ett-langt"

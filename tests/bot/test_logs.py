@@ -3,10 +3,13 @@
 import logging
 
 import httpx
+import pytest
 
 from bot.logs import RedactingFilter, redact
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.runner import UtvagProcess
+
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
 
 CHAT = 918273645
 TEXT = "Jag heter Kalle och bor på Råckstavägen"

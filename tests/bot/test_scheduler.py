@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.channels.base import InboundMessage
 from bot.scheduler import FULL_TICK_SECONDS, TICK_SECONDS, Scheduler
-from handlers import checkins, incident, schedule
+from handlers import checkins, schedule
 from handlers.profile import load_profile
 from handlers.turn import Inbound
 from storage.cases import open_case
@@ -106,6 +106,7 @@ def test_the_digest_is_posted_once_on_a_working_morning(db, engine, clock):
     assert posts[0].startswith("God morgon!")
 
 
+@pytest.mark.e2e
 def test_the_running_scheduler_posts_the_morning_digest_by_itself_once(tmp_path, keys, clock):
     """No test ticks here: the digest comes from the runtime's own scheduler, at once on start, whatever the wall
     clock says (the test clock's 11:00 on a Tuesday is in the digest's window)."""
@@ -116,6 +117,7 @@ def test_the_running_scheduler_posts_the_morning_digest_by_itself_once(tmp_path,
     assert len(api.sent(STAFF_CHAT)) == 1
 
 
+@pytest.mark.e2e
 def test_outreach_to_500_through_telegram_at_its_enforced_rate_with_no_429(tmp_path, keys, clock):
     with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock) as bot:
         with bot.runtime.sessions.begin() as session:

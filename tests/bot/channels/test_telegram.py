@@ -7,6 +7,8 @@ from bot.channels.telegram import parse_update
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.runner import UtvagProcess, free_port
 
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
+
 CHAT = 7001
 
 

@@ -533,6 +533,7 @@ def say(api: FakeTwilioAPI, process: UtvagProcess, body: str, **kwargs) -> httpx
     return api.post_inbound(f"{process.url}/twilio/sms", from_=PERSON, to=SMS_FROM, body=body, public_url=PUBLIC, **kwargs)
 
 
+@pytest.mark.e2e
 def test_an_sms_is_greeted_and_delivery_is_tracked(live_api, utvag, tmp_path):
     response = say(live_api, utvag, "hej")
     assert response.status_code == 200 and response.text == EMPTY_TWIML
@@ -547,6 +548,7 @@ def test_an_sms_is_greeted_and_delivery_is_tracked(live_api, utvag, tmp_path):
     assert "701234567" not in utvag.logs() and "hej" not in utvag.logs().lower()
 
 
+@pytest.mark.e2e
 def test_forgeries_are_refused_and_repeats_stored_once(live_api, utvag, tmp_path):
     assert say(live_api, utvag, "hej", signature="forged").status_code == 403
     assert say(live_api, utvag, "hej", signature="").status_code == 403
@@ -561,6 +563,7 @@ def test_forgeries_are_refused_and_repeats_stored_once(live_api, utvag, tmp_path
     assert query(tmp_path, "select count(*) from messages where direction = 'in'") == [(1,)]
 
 
+@pytest.mark.e2e
 def test_a_429_is_backed_off_then_delivered_once(live_api, utvag, tmp_path):
     live_api.fail_next(status=429, code=20429, retry_after=1)
     say(live_api, utvag, "hej")
@@ -571,6 +574,7 @@ def test_a_429_is_backed_off_then_delivered_once(live_api, utvag, tmp_path):
     assert query(tmp_path, "select status, attempts from outbox where target = 'contact'") == [("sent", 2)]
 
 
+@pytest.mark.e2e
 def test_an_unsubscribed_recipient_is_stopped_and_sent_nothing_more(live_api, utvag, tmp_path):
     live_api.fail_next(status=400, code=21610)
     say(live_api, utvag, "hej")

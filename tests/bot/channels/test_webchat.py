@@ -7,6 +7,8 @@ import pytest
 
 from tests.runner import UtvagProcess
 
+pytestmark = pytest.mark.e2e  # starts the Runtime or `utvag`: CI runs it again under shifted clocks
+
 
 @pytest.fixture
 def server(tmp_path, keys):
