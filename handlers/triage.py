@@ -24,25 +24,39 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from handlers.lexicon import load_lexicon
+
 URGENT = "urgent"
+CHECK = "check"  # might be danger: the person is asked, staff see the case marked "kolla"
 NORMAL = "normal"
 
 SELF_HARM = "self_harm"
+OVERDOSE = "overdose"
 THREAT = "threat"
+HELD = "held"  # someone close taken, held or extorted
+ORDERED = "ordered"  # ordered or pressured to commit violence
+HUNTED = "hunted"
 WEAPON = "weapon"
+INJURY = "injury"
 VIOLENCE = "violence"
 ACUTE_DANGER = "acute_danger"
-REASONS = (SELF_HARM, THREAT, WEAPON, VIOLENCE, ACUTE_DANGER)  # the order of Assessment.reasons
+# the order of Assessment.reasons; the kinds of handlers/triage.toml
+REASONS = (SELF_HARM, OVERDOSE, THREAT, HELD, ORDERED, HUNTED, WEAPON, INJURY, VIOLENCE, ACUTE_DANGER)
+LEXICON = load_lexicon()
 
 
 @dataclass(frozen=True)
 class Assessment:
-    level: str  # "urgent" or "normal"
+    level: str  # "urgent", "check" or "normal"
     reasons: tuple[str, ...]  # names from REASONS, in that order; empty when normal
 
     @property
     def urgent(self) -> bool:
         return self.level == URGENT
+
+    @property
+    def check(self) -> bool:
+        return self.level == CHECK
 
 
 # Building blocks, used as {NAME} in the patterns below.
@@ -569,21 +583,27 @@ _SET_ASIDE_IF_HYPOTHETICAL = frozenset({THREAT, WEAPON, VIOLENCE, ACUTE_DANGER})
 _SET_ASIDE_IF_OLD = frozenset({WEAPON, VIOLENCE})
 
 
-def _set_aside(text: str, position: int, reason: str) -> bool:
-    """Whether a match at position is in a hypothetical question or in old history, where that is safe to ignore."""
+def _sentence(text: str, position: int) -> tuple[int, str]:
+    """The sentence around position, and where it starts."""
     start = text.rfind(" . ", 0, position)
     start = 0 if start < 0 else start + 3
     end = text.find(" . ", position)
-    sentence = text[start : len(text) if end < 0 else end]
+    return start, text[start : len(text) if end < 0 else end]
+
+
+def _set_aside(text: str, position: int, reason: str) -> bool:
+    """Whether a match at position is in a hypothetical question, old history, work or a life left behind."""
+    start, sentence = _sentence(text, position)
     if reason in _SET_ASIDE_IF_HYPOTHETICAL:
         frame = _HYPOTHETICAL_RE.search(sentence)
         if frame and frame.start() <= position - start and not _REAL_RE.search(sentence):
             return True
-    return reason in _SET_ASIDE_IF_OLD and bool(_OLD_RE.search(sentence)) and not _STILL_RE.search(sentence)
+    if reason in _SET_ASIDE_IF_OLD and _OLD_RE.search(sentence) and not _STILL_RE.search(sentence):
+        return True
+    return LEXICON.sets_aside(sentence, reason)
 
 
-def _reasons(text: str) -> set[str]:
-    masked = _GUARD.sub("#", text)
+def _reasons(masked: str) -> set[str]:
     found = set()
     for reason, pattern in _DANGER:
         if any(not _set_aside(masked, match.start(), reason) for match in pattern.finditer(masked)):
@@ -592,10 +612,15 @@ def _reasons(text: str) -> set[str]:
 
 
 def assess(text: str) -> Assessment:
-    """Urgent when the message signals immediate danger to the writer or someone else; pure and fast."""
-    found: set[str] = set()
+    """Urgent when the message signals immediate danger, check when it might; pure and fast."""
+    urgent: set[str] = set()
+    check: set[str] = set()
     for spelling in _spellings(normalise(text or "")):
-        found |= _reasons(spelling)
+        masked = _GUARD.sub("#", LEXICON.mask_idioms(spelling))
+        urgent |= _reasons(masked)
+        for kind, level in LEXICON.find(masked).items():
+            (urgent if level == URGENT else check).add(kind)
+    found = urgent | check
     if not found:
         return Assessment(NORMAL, ())
-    return Assessment(URGENT, tuple(reason for reason in REASONS if reason in found))
+    return Assessment(URGENT if urgent else CHECK, tuple(reason for reason in REASONS if reason in found))
