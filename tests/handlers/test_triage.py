@@ -438,7 +438,7 @@ def test_reasons_are_stable_names_in_a_fixed_order(label, kind, text):
     assert isinstance(result.reasons, tuple)
     assert set(result.reasons) <= set(REASONS)
     assert list(result.reasons) == sorted(result.reasons, key=REASONS.index)
-    assert bool(result.reasons) == result.urgent
+    assert bool(result.reasons) == (result.level != "normal")
 
 
 @pytest.mark.parametrize(
