@@ -120,7 +120,7 @@ def test_an_answer_goes_back_to_the_person_signed_and_with_nothing_of_theirs_sho
         assert session.get(Message, item.message_id).body == "Ja, det kan du. Vi hör av oss i morgon.\n- Sara, SIG"
     # the person writes back; it reaches the group under the code, not a menu
     (ack,) = chat.send("Tack! Passar efter tre.")
-    assert ack == "Din kontaktperson har fått ditt meddelande."
+    assert ack == "Din kontaktperson har fått ditt meddelande.\nÄr du i fara: ring 112."
     (relayed,) = group.posts()
     assert relayed == f"{code} skriver (till Sara): Tack! Passar efter tre."
     for post in group.do("111", f"/arende {code}"):
