@@ -259,7 +259,8 @@ class Dashboard:
             overdue = case.due_at is not None and case.due_at < now
             rows.append({"code": case.code, "kind": KIND_LABELS.get(case.kind, case.kind),
                          "state": STATE_LABELS.get(case.state, case.state),
-                         "urgent": case.urgent, "relative": case.relative, "waited": humanise(now - case.created_at),
+                         "urgent": case.urgent, "check": not case.urgent and case.check_asked_at is not None,
+                         "relative": case.relative, "waited": humanise(now - case.created_at),
                          "due": "FÖRSENAT" if overdue else self._local(case.due_at, "%d/%m %H:%M") if case.due_at else "–",
                          "overdue": overdue, "who": names.get(case.assigned_staff_id or 0, ""),
                          "mine": case.assigned_staff_id == viewer.staff_id})  # fmt: skip

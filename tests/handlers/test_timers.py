@@ -162,3 +162,32 @@ def test_only_cases_a_timer_can_act_on_are_loaded_among_hundreds_of_participants
         assert set(session.scalars(select(OutboxItem.case_id))) == live_ids
     with db.sessions.begin() as session:  # and once only
         assert not any(run_timers(session, Catalogue.load(), load_profile(), now).values())
+
+
+def test_no_answer_to_the_danger_question_in_ten_minutes_alerts_staff_and_makes_every_case_urgent(engine, db, group, clock):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("hur lång är kön?")
+    chat.send("dom sa ja har till fredag annars")
+    group.posts()
+    clock.advance(minutes=9, seconds=59)
+    assert tick(db, clock)["unanswered"] == 0
+    clock.advance(seconds=1)
+    assert tick(db, clock)["unanswered"] == 1
+    assert tick(db, clock)["unanswered"] == 0  # once, however often the timers run
+    with db.sessions() as session:
+        cases = session.scalars(select(Case)).all()
+        assert len(cases) == 1 and cases[0].urgent
+        code = cases[0].code
+    (alert,) = group.posts()
+    assert alert == f"KOLLA {code}: inget svar på frågan om fara på 10 minuter. Ärendet är nu akut. Tryck Jag tar det nu."
+    clock.advance(minutes=5)
+    assert tick(db, clock)["escalated"] == 1  # and nobody acknowledging it reaches the on-call phone
+
+
+def test_an_answered_danger_question_sets_no_timer(engine, db, group, clock):
+    chat = started(engine)
+    chat.send("dom sa ja har till fredag annars")
+    chat.press("NEJ")
+    clock.advance(minutes=30)
+    assert tick(db, clock)["unanswered"] == 0
