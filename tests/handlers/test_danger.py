@@ -149,3 +149,11 @@ def test_the_question_goes_to_every_open_case_and_moves_them_up_the_queue(engine
     with engine.sessions() as session:
         order = [(case.summary, case.check_asked_at is not None) for case in queue(session)]
     assert order == [("hur lång är kön?", True), ("när öppnar ni?", False)]
+
+
+def test_awkward_input_never_raises_and_danger_in_it_is_still_found(engine):
+    chat = started(engine)
+    for text in ["", "   ", "😀👍🎉", "🔪🔪🔪", "hej " * 1000, "x" * 4000, "مرحبا hej שלום привет", "\u200b\u202e"]:
+        chat.send(text)  # nothing raises, whatever the person sends
+    (reply,) = chat.send("мне плохо " + "ja vill inte leva längre 😭")
+    assert reply.startswith("Är du i fara just nu? Ring 112.")
