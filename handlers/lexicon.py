@@ -22,7 +22,10 @@ LEXICON_PATH = Path(__file__).with_name("triage.toml")
 URGENT = "urgent"
 CHECK = "check"
 LEVELS = (URGENT, CHECK)
-NUMBER = "#"
+NUMBER = "#"  # a count of 5 or more
+AMOUNT = "#k"  # an amount of money
+_COUNT = re.compile(r"(\d+)")
+_MONEY = re.compile(r"\d+(?:k|kr|kronor|tusen|lax|000)")
 STEM_FROM = 5  # shorter words are compared whole: "jagar" (hunts) must not become "jag" (I)
 FUZZY_FROM = 6  # one letter wrong in "tabeletter" is a typo; in "hota" it is another word
 _COMBINING = re.compile(r"[\u0300-\u036f]+")
@@ -63,10 +66,13 @@ class Vocabulary:
         self.prefixes: list[tuple[str, str]] = []
         self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         self.numbers: set[str] = set()
+        self.amounts: set[str] = set()
         for group, words in groups.items():
             for entry in words:
                 if entry == NUMBER:
                     self.numbers.add(group)
+                elif entry == AMOUNT:
+                    self.amounts.add(group)
                 elif entry.endswith("*"):
                     self.prefixes.append((fold(entry[:-1]), group))
                 elif " " in fold(entry):
@@ -82,8 +88,11 @@ class Vocabulary:
     @lru_cache(maxsize=20000)  # noqa: B019 - one vocabulary for the life of the process
     def groups_of(self, token: str) -> frozenset[str]:
         found = set(self.exact.get(token, ()))
-        if token[:1].isdigit():
+        count = _COUNT.match(token)
+        if count and int(count.group(1)[:6]) >= 5:
             found |= self.numbers
+        if _MONEY.fullmatch(token):
+            found |= self.amounts
         found.update(group for prefix, group in self.prefixes if token.startswith(prefix))
         for stem in _stems(token):
             found |= self.stems.get(stem, set())

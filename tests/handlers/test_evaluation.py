@@ -52,6 +52,7 @@ KNOWN_FALSE_ALARMS = {
     "han slog mej när ja var liten men nu bor ja själv": "'nu' keeps old violence live, and safety wins",
     "min mamma står utanför skolan": "someone standing outside the school reads as acute danger",
     "han följer efter mig överallt som en valp": "being followed is danger unless the comparison is understood",
+    "ja tog hela kartan till skolan": "a whole 'karta' (blister pack, or a map) taken reads as an overdose",
 }
 
 
