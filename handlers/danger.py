@@ -84,10 +84,12 @@ def answer(turn: Turn) -> str | None:
         raise_danger(turn, pending["text"])
         turn.data["_offered"] = pending["offered"]
         return "yes"
-    for case in open_cases_of(turn.session, turn.contact.id):
-        if case.check_asked_at is not None and case.check_answered_at is None:
-            case.check_answered_at = turn.now
-            alert_staff(turn.session, turn.catalogue, case, "check_no", turn.now)
+    asked = [case for case in open_cases_of(turn.session, turn.contact.id)
+             if case.check_asked_at is not None and case.check_answered_at is None]  # fmt: skip
+    for case in asked:
+        case.check_answered_at = turn.now
+    if asked:
+        alert_staff(turn.session, turn.catalogue, asked[0], "check_no", turn.now)  # one post for the person, not per case
     turn.data["_offered"] = pending["offered"]
     turn.inbound = dataclasses.replace(turn.inbound, kind="text", text=pending["text"], choice=None)
     return "no"
