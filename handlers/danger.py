@@ -44,7 +44,8 @@ def raise_danger(turn: Turn, text: str) -> None:
         if case.check_asked_at is not None and case.check_answered_at is None:
             case.check_answered_at = turn.now  # the question is settled: this is danger
     alert_staff(turn.session, turn.catalogue, cases[0], "danger", turn.now, summary=text)
-    offered = turn.data.get("_offered", [])
+    pending = turn.data.pop("_danger_check", None)  # a question still open is settled: this is danger
+    offered = pending["offered"] if pending else turn.data.get("_offered", [])
     night = _is_night(turn)
     turn.offer(turn.text("danger.reply_night" if night else "danger.reply") + "\n" + turn.text("danger.more_numbers"))
     turn.data["_offered"] = offered  # the choices they were given still work when they carry on

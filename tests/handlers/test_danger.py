@@ -157,3 +157,15 @@ def test_awkward_input_never_raises_and_danger_in_it_is_still_found(engine):
         chat.send(text)  # nothing raises, whatever the person sends
     (reply,) = chat.send("мне плохо " + "ja vill inte leva längre 😭")
     assert reply.startswith("Är du i fara just nu? Ring 112.")
+
+
+def test_danger_while_the_question_is_open_settles_it(engine):
+    chat = started(engine)
+    chat.send("dom varnade mej igår")  # the question
+    (reply,) = chat.send("nu står dom utanför min dörr med kniv")
+    assert reply.startswith("Är du i fara just nu? Ring 112.")
+    (after,) = chat.send("nej")  # no question open any more: an ordinary message at the menu
+    assert after.startswith("Vill du skicka det du skrev som en fråga")
+    with engine.sessions() as session:
+        case = session.scalar(select(Case))
+        assert case.urgent and case.check_answered_at is not None
