@@ -69,15 +69,18 @@ def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db,
     clock.advance(minutes=10)
     danger = started(engine, address="3")
     danger.send("han har en kniv och hotar mig")
+    maybe = started(engine, address="5")
+    maybe.send("dom sa ja har till fredag annars")  # might be danger: asked, and marked kolla
     with db.sessions() as session:
         kinds = [case.kind for case in queue(session)]
-    assert kinds == ["danger", "call", "question"]  # the call is due today, the question on Thursday
+    assert kinds == ["danger", "danger", "call", "question"]  # the call is due today, the question on Thursday
     group.posts()
     (listing,) = group.do("111", "/ko")
     lines = listing.splitlines()
-    assert lines[0] == "Kön (3 öppna):"
+    assert lines[0] == "Kön (4 öppna):"
     assert lines[1].startswith("AKUT K-") and "fara" in lines[1]
-    assert "samtal" in lines[2] and "fråga" in lines[3]
+    assert lines[2].startswith("KOLLA K-")
+    assert "samtal" in lines[3] and "fråga" in lines[4]
 
 
 def test_two_staff_pressing_claim_at_once_exactly_one_wins(engine, db, group):
