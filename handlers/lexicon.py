@@ -55,6 +55,7 @@ class Kind:
     name: str
     label: str
     set_aside: tuple[str, ...]
+    kept_by: tuple[str, ...] = ("now",)  # groups that say it is live after all: the set-aside does not hold
 
 
 class Vocabulary:
@@ -117,9 +118,13 @@ class Vocabulary:
 class Lexicon:
     def __init__(self, data: dict) -> None:  # type: ignore[type-arg]
         self.vocabulary = Vocabulary(data["words"])
-        self.kinds = {name: Kind(name, spec["label"], tuple(spec.get("set_aside", ()))) for name, spec in data["kinds"].items()}
+        self.kinds = {name: Kind(name, spec["label"], tuple(spec.get("set_aside", ())), tuple(spec.get("kept_by", ("now",))))
+                      for name, spec in data["kinds"].items()}  # fmt: skip
         self.rules = tuple(Rule(rule["kind"], rule["level"], tuple(rule["all"]), int(rule.get("window", 0))) for rule in data["rule"])
         self.idioms = tuple(fold(phrase) for phrase in data["idioms"]["phrases"])
+        named = {group for kind in self.kinds.values() for group in (*kind.set_aside, *kind.kept_by)}
+        if named - set(data["words"]):
+            raise ValueError(f"triage.toml: [kinds] name unknown word groups {sorted(named - set(data['words']))}")
         for rule in self.rules:
             unknown = [group for group in rule.groups if group not in data["words"]]
             if rule.kind not in self.kinds or rule.level not in LEVELS or unknown:
@@ -151,7 +156,7 @@ class Lexicon:
             return False
         if positions is None:
             positions = self.vocabulary.positions(sentence.split())
-        return any(group in positions for group in spec.set_aside) and "now" not in positions
+        return any(group in positions for group in spec.set_aside) and not any(group in positions for group in spec.kept_by)
 
 
 def _sentences(text: str) -> Iterable[str]:

@@ -78,3 +78,15 @@ def test_the_lexicon_file_is_checked_when_it_is_read(tmp_path):
                    '[[rule]]\nkind = "threat"\nlevel = "urgent"\nall = ["me", "nobody"]\n', encoding="utf-8")  # fmt: skip
     with pytest.raises(ValueError, match="nobody"):
         load_lexicon(bad)
+    bad.write_text('[words]\nme = ["jag"]\n[idioms]\nphrases = []\n[kinds]\nweapon = { label = "Vapen", set_aside = ["kitchen"] }\n'
+                   '[[rule]]\nkind = "weapon"\nlevel = "urgent"\nall = ["me"]\n', encoding="utf-8")  # fmt: skip
+    with pytest.raises(ValueError, match="kitchen"):
+        load_lexicon(bad)
+
+
+def test_a_weapon_left_behind_is_set_aside_but_one_left_at_the_door_is_a_threat():
+    assert assess("ja har lämnat knivarna bakom mej o vill ha ett jobb").level == "normal"
+    assert assess("left knives behind and want a job").level == "normal"
+    assert assess("dom har lämnat en kula i brevlådan").reasons == ("threat",)
+    assert assess("someone left a gun in my mailbox").urgent
+
