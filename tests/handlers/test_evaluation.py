@@ -74,11 +74,12 @@ def test_a_check_example_counts_as_caught_when_asked_about_and_explicit_only_whe
 
 def test_the_lexicon_file_is_checked_when_it_is_read(tmp_path):
     bad = tmp_path / "triage.toml"
-    bad.write_text('[words]\nme = ["jag"]\n[idioms]\nphrases = []\n[kinds]\nthreat = { label = "Hot" }\n'
+    bad.write_text('[words]\nme = ["jag"]\nnow = ["nu"]\n[idioms]\nphrases = []\n[kinds]\nthreat = { label = "Hot" }\n'
                    '[[rule]]\nkind = "threat"\nlevel = "urgent"\nall = ["me", "nobody"]\n', encoding="utf-8")  # fmt: skip
     with pytest.raises(ValueError, match="nobody"):
         load_lexicon(bad)
-    bad.write_text('[words]\nme = ["jag"]\n[idioms]\nphrases = []\n[kinds]\nweapon = { label = "Vapen", set_aside = ["kitchen"] }\n'
+    bad.write_text('[words]\nme = ["jag"]\nnow = ["nu"]\n[idioms]\nphrases = []\n'
+                   '[kinds]\nweapon = { label = "Vapen", set_aside = ["kitchen"] }\n'
                    '[[rule]]\nkind = "weapon"\nlevel = "urgent"\nall = ["me"]\n', encoding="utf-8")  # fmt: skip
     with pytest.raises(ValueError, match="kitchen"):
         load_lexicon(bad)
