@@ -48,6 +48,7 @@ class Rule:
     level: str
     groups: tuple[str, ...]
     window: int
+    unless: tuple[str, ...] = ()  # groups that set this rule's match aside (like a kind's set_aside, for one rule)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,11 @@ class Lexicon:
         self.vocabulary = Vocabulary(data["words"])
         self.kinds = {name: Kind(name, spec["label"], tuple(spec.get("set_aside", ())), tuple(spec.get("kept_by", ("now",))))
                       for name, spec in data["kinds"].items()}  # fmt: skip
-        self.rules = tuple(Rule(rule["kind"], rule["level"], tuple(rule["all"]), int(rule.get("window", 0))) for rule in data["rule"])
+        self.rules = tuple(Rule(rule["kind"], rule["level"], tuple(rule["all"]), int(rule.get("window", 0)), tuple(rule.get("unless", ())))
+                           for rule in data["rule"])  # fmt: skip
         self.idioms = tuple(fold(phrase) for phrase in data["idioms"]["phrases"])
-        named = {group for kind in self.kinds.values() for group in (*kind.set_aside, *kind.kept_by)}
+        named = {group for kind in self.kinds.values() for entry in (*kind.set_aside, *kind.kept_by) for group in entry.split("+")}
+        named |= {group for rule in self.rules for entry in rule.unless for group in entry.split("+")}
         if named - set(data["words"]):
             raise ValueError(f"triage.toml: [kinds] name unknown word groups {sorted(named - set(data['words']))}")
         for rule in self.rules:
@@ -144,7 +147,7 @@ class Lexicon:
             for rule in self.rules:
                 if found.get(rule.kind) == URGENT or not _near(positions, rule.groups, rule.window):
                     continue
-                if self.sets_aside(sentence, rule.kind, positions):
+                if self.sets_aside(sentence, rule.kind, positions) or _present(positions, rule.unless, self.kinds[rule.kind].kept_by):
                     continue
                 found[rule.kind] = URGENT if URGENT in (rule.level, found.get(rule.kind)) else CHECK
         return found
@@ -156,7 +159,14 @@ class Lexicon:
             return False
         if positions is None:
             positions = self.vocabulary.positions(sentence.split())
-        return any(group in positions for group in spec.set_aside) and not any(group in positions for group in spec.kept_by)
+        return _present(positions, spec.set_aside, spec.kept_by)
+
+
+def _present(positions: dict[str, list[int]], set_aside: tuple[str, ...], kept_by: tuple[str, ...]) -> bool:
+    """Whether a set-aside group is in the sentence ("a+b": both) and no group says it is live after all."""
+    if not any(all(group in positions for group in entry.split("+")) for entry in set_aside):
+        return False
+    return not any(group in positions for group in kept_by)
 
 
 def _sentences(text: str) -> Iterable[str]:

@@ -581,6 +581,7 @@ _STILL_RE = _compile(_STILL)
 _REAL_RE = _compile(_REAL)
 _SET_ASIDE_IF_HYPOTHETICAL = frozenset({THREAT, WEAPON, VIOLENCE, ACUTE_DANGER})
 _SET_ASIDE_IF_OLD = frozenset({WEAPON, VIOLENCE})
+_SET_ASIDE_BY_LEXICON = frozenset({THREAT, WEAPON, VIOLENCE})
 
 
 def _sentence(text: str, position: int) -> tuple[int, str]:
@@ -600,7 +601,9 @@ def _set_aside(text: str, position: int, reason: str) -> bool:
             return True
     if reason in _SET_ASIDE_IF_OLD and _OLD_RE.search(sentence) and not _STILL_RE.search(sentence):
         return True
-    return LEXICON.sets_aside(sentence, reason)
+    # the lexicon's set-asides (work, a life left behind, resolved) reach these phrase patterns only for weapons, violence and
+    # threats said to be over; self-harm and acute danger are never set aside, nor a threat for any other reason
+    return reason in _SET_ASIDE_BY_LEXICON and LEXICON.sets_aside(sentence, reason)
 
 
 def _reasons(masked: str) -> set[str]:

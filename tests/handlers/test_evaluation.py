@@ -91,3 +91,17 @@ def test_a_weapon_left_behind_is_set_aside_but_one_left_at_the_door_is_a_threat(
     assert assess("dom har lämnat en kula i brevlådan").reasons == ("threat",)
     assert assess("someone left a gun in my mailbox").urgent
 
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "han hotar att döda mig om jag inte betalar hyran",  # rent sets a debt question aside, never a threat
+        "dom ska skjuta mej, ja spelade fifa med dom förut",  # a game alone does not make a threat a joke
+        "hjälper ni mig? dom ska döda mig",  # a question to us does not make a threat hypothetical
+        "ja har betalat, det e löst, men dom hotar mig ändå",  # "ändå" keeps it live
+        "jag jobbar som kock och han vill döda mig med kniven",  # work sets a knife aside, not a threat
+    ],
+)
+def test_what_sets_a_match_aside_never_hides_a_threat_that_is_live(text):
+    assert assess(text).urgent
