@@ -39,7 +39,11 @@ def fold(text: str) -> str:
 
 
 def _stems(word: str) -> set[str]:
-    return {stemmer.stemWord(word) for stemmer in _STEMMERS} if len(word) >= STEM_FROM else set()
+    """Swedish and English stems of a long enough word; stems shorter than four letters say too little ("tiden" and
+    "tidigare" share "tid")."""
+    if len(word) < STEM_FROM:
+        return set()
+    return {stem for stemmer in _STEMMERS if len(stem := stemmer.stemWord(word)) >= 4}
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ KNOWN_FALSE_ALARMS = {
     "min mamma står utanför skolan": "someone standing outside the school reads as acute danger",
     "han följer efter mig överallt som en valp": "being followed is danger unless the comparison is understood",
     "ja tog hela kartan till skolan": "a whole 'karta' (blister pack, or a map) taken reads as an overdose",
+    "min mamma letar efter mig hela tiden haha": "someone close looking for the person gets the question",
 }
 
 
