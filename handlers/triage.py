@@ -1,15 +1,17 @@
-"""Danger triage: spots inbound messages that signal immediate danger so a human sees them first."""
+"""Danger triage: spots inbound messages that signal danger (urgent) or might (check) so a human sees them first."""
 
-# How it works, in four steps (all regexes are compiled once, at import):
+# How it works, in five steps (all regexes are compiled once, at import):
 #   1. normalise: NFKC, lower case, strip zero-width and direction marks, drop apostrophes ("don't" -> "dont"),
 #      fold å/ä/ö and other accents to plain letters, keep words and sentence ends (". ") only;
 #   2. shorten repeated letters ("döö" -> "dö"; "hjäääälp", "dieeee", "killll" are tried with runs of two and of one);
-#   3. mask guard idioms ("skjuta upp", "döda tiden", "dö av skratt", "killing time", ...) with "#",
-#      so a danger pattern can neither match them nor run across them;
-#   4. search the danger patterns; a match in a hypothetical question about the service or in clearly old
-#      history is set aside for the reasons where that is safe (see _set_aside).
+#   3. mask guard idioms ("skjuta upp", "döda tiden", "dö av skratt", "killing time", ...) and the idioms of
+#      handlers/triage.toml with "#", so a danger pattern can neither match them nor run across them;
+#   4. search the phrase patterns below (always urgent); a match in a hypothetical question about the service, in
+#      clearly old history, at work or in a life left behind is set aside where that is safe (see _set_aside);
+#   5. apply the rules of handlers/triage.toml (handlers/lexicon.py): word groups by kind of harm, matched by stem
+#      and typo, each rule urgent or check. The highest level found wins.
 #
-# The lexicon below is written for people: write words with å/ä/ö as usual (the folded form without them is
+# The phrase patterns below are written for people: write words with å/ä/ö as usual (the folded form without them is
 # matched too), do not add variants with repeated letters, and
 #   - a space means "the next word" (punctuation and sentence ends between words are allowed),
 #   - {ME} {YOU} {PERSON} {SUBJ} {MODAL} {FILL} {SOFT} {END} and the _EN ones are the building blocks in _BLOCKS,
