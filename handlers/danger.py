@@ -53,6 +53,7 @@ def raise_danger(turn: Turn, text: str) -> None:
 
 def ask_if_in_danger(turn: Turn, text: str) -> None:
     """Might be danger: ask, mark every open case "kolla" and move it up; hold the message until they answer."""
+    turn.asked = True
     cases = _open_cases(turn, text, urgent=False)
     for case in cases:
         case.check_asked_at = turn.now

@@ -64,6 +64,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
     urgent: bool = False  # danger was detected this turn
+    asked: bool = False  # this turn asks "Är du i fara just nu?": answered even in a flood, like danger
 
     @property
     def language(self) -> str:
