@@ -399,7 +399,8 @@ GUARD_PATTERNS = (
     r"(?:slog|slår|slagit) (?:{ME}|oss|{YOU}|honom|henne) (?:att|hur|som|plötsligt|direkt|just|då)",
     r"(?:jag|ja|jg|vi) (?:\w+ )?(?:slog|slår|har slagit|slagit|råkade slå) (?:{ME}|oss) (?:i|på|mot)",
     r"slagen (?:av|utav) (?:hur|att|tanken|förvåning|häpnad|skönheten)",
-    r"(?:slog|slår|slagit|spöade|spöar|spöat|klådde|klår|vann över|krossade|besegrade|beat|beats|beating) (?:\w+ ){1,2}(?:i|på|at|in)"
+    r"(?:slå|slog|slår|slagit|spöa|spöade|spöar|spöat|klå|klådde|klår|vinna över|vann över|krossa|krossade|besegra|besegrade|beat|beats"
+    r"|beating) (?:\w+ ){1,2}(?:i|på|at|in)"
     r" (?:fifa|fotboll|fotbollen|schack|tennis|pingis|padel|spelet|matchen|cs|fortnite|kort|poker|biljard|racet|ps5|xbox|quiz|quizet"
     r"|frågesport|bowling|golf|basket|hockey|dart|monopol|uno|chess|cards|the game|a game|the match|football|the race)",
     r"(?:slog|slår|slagit) (?:mitt|sitt|hans|hennes|ditt|vårt|ert|alla) (?:\w+ )?(?:rekord|förväntningar|odds)",
