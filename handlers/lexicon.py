@@ -106,6 +106,8 @@ class Vocabulary:
             near = extractOne(token, self.long_words, scorer=Levenshtein.distance, score_cutoff=1)
             if near is not None:
                 found |= self.exact[near[0]]
+            # "tabeletter" for "tablett*": the start of the token one edit from a long enough prefix
+            found.update(group for prefix, group in self.prefixes if len(prefix) >= FUZZY_FROM - 1 and _starts_near(token, prefix))
         return frozenset(found)
 
     def positions(self, tokens: list[str]) -> dict[str, list[int]]:
@@ -136,7 +138,8 @@ class Lexicon:
             unknown = [group for group in rule.groups if group not in data["words"]]
             if rule.kind not in self.kinds or rule.level not in LEVELS or unknown:
                 raise ValueError(f"triage.toml: rule {rule} names an unknown kind, level or word group {unknown}")
-        self._idiom_re = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(idiom) for idiom in self.idioms) + r")(?!\w)")
+        alternatives = "|".join(re.escape(idiom) for idiom in self.idioms) or r"(?!)"  # no idioms: match nothing
+        self._idiom_re = re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)")
 
     def mask_idioms(self, text: str) -> str:
         """Everyday phrases become "#", so neither rules nor phrase patterns read them."""
@@ -164,6 +167,11 @@ class Lexicon:
         if positions is None:
             positions = self.vocabulary.positions(sentence.split())
         return _present(positions, spec.set_aside, spec.kept_by)
+
+
+def _starts_near(token: str, prefix: str) -> bool:
+    """Whether the token starts with the prefix give or take one letter (wrong, missing or extra)."""
+    return any(Levenshtein.distance(token[:size], prefix, score_cutoff=1) <= 1 for size in (len(prefix) - 1, len(prefix), len(prefix) + 1))
 
 
 def _present(positions: dict[str, list[int]], set_aside: tuple[str, ...], kept_by: tuple[str, ...]) -> bool:

@@ -106,3 +106,22 @@ def test_a_weapon_left_behind_is_set_aside_but_one_left_at_the_door_is_a_threat(
 )
 def test_what_sets_a_match_aside_never_hides_a_threat_that_is_live(text):
     assert assess(text).urgent
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("ja har tagit 30 tabeletter", "overdose"),  # one letter extra, in a "tablett*" word
+        ("min lillebror e kidnapad", "held"),  # one letter missing
+        ("dom har min syrra o vill ha 50k", "held"),  # an amount of money
+        ("ja har svalt alla sömtabletter", "overdose"),  # one letter missing in a long word
+    ],
+)
+def test_typos_inflections_and_amounts_are_read(text, kind):
+    assert kind in assess(text).reasons
+
+
+def test_a_count_is_five_or_more_and_a_short_stem_matches_nothing():
+    assert assess("ja har tagit 2 alvedon för huvudvärken").level == "normal"
+    assert assess("ja har tagit 12 alvedon").reasons == ("overdose",)
+    assert assess("min mamma letar efter mig hela tiden").level != "urgent"  # "tiden" is not "tidigare"
