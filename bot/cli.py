@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     qr.add_argument("--telegram-username", help="the bot's Telegram username (default: UTVAG_TELEGRAM_USERNAME)")
     qr.add_argument("--keyword", default=None, help="the SMS text the code fills in (default: HEJ)")
     triage = commands.add_parser("triage", help="read messages, one a line; print one JSON line each")
-    triage.add_argument("source", help="- for standard input, or a file")
+    triage.add_argument("source", nargs="?", help="- for standard input, or a file")
+    triage.add_argument("--evaluate", metavar="FILE", type=Path,
+                        help="a labelled corpus (tests/handlers/triage_corpus.tsv): recall per category and false alarms")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -150,11 +152,31 @@ def triage_command(args: argparse.Namespace) -> int:
 
     from handlers.triage import assess
 
+    if args.evaluate:
+        return _evaluate(args.evaluate)
+    if args.source is None:
+        print("utvag triage: give - (standard input), a file, or --evaluate FILE", file=sys.stderr)
+        return 2
     lines = sys.stdin if args.source == "-" else open(args.source, encoding="utf-8")  # noqa: SIM115
     with lines:
         for line in lines:
             assessment = assess(line.rstrip("\n"))
             print(json.dumps({"level": assessment.level, "reasons": list(assessment.reasons)}, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _evaluate(path: Path) -> int:
+    from handlers.evaluation import describe, evaluate, read_corpus
+
+    try:
+        examples = read_corpus(path)
+    except (OSError, ValueError) as exc:
+        print(f"utvag triage: {exc}", file=sys.stderr)
+        return 2
+    splits = sorted({example.split for example in examples})
+    for split in [*splits, "all"] if len(splits) > 1 else splits:
+        for line in describe(evaluate(examples, split)):
+            print(line)
     return 0
 
 

@@ -169,7 +169,7 @@ class Engine:
                 data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
             respond(turn)
-            if not turn.urgent and typed >= FLOOD_MESSAGES:
+            if not turn.urgent and not turn.asked and typed >= FLOOD_MESSAGES:
                 # A flood (or a stuck phone), not a talk: everything is stored and handled; only answering every one stops.
                 turn.replies.clear()
             if turn.erased:

@@ -152,7 +152,7 @@ def _submit(turn: Turn) -> None:
                      relative=bool(data.get("relative")), due_at=due)  # fmt: skip
     case.details = json.dumps(details)
     alert_staff(turn.session, turn.catalogue, case, "application", turn.now)
-    turn.say("apply.received", days=str(days), how=turn.text(f"contact.{way}_how"))
+    turn.acknowledge("apply.received", days=str(days), how=turn.text(f"contact.{way}_how"))
     office.note_if_closed(turn)
     for key in ("needs", "times", "phone", "contact_way", "unsure", "relative", "via_relative"):
         data.pop(key, None)

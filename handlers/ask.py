@@ -25,7 +25,7 @@ def submit(turn: Turn, question: str, relative: bool = False) -> None:
     case = open_case(turn.session, contact_id=turn.contact.id, kind="question", now=turn.now, summary=question,
                      relative=relative, due_at=deadline)  # fmt: skip
     alert_staff(turn.session, turn.catalogue, case, "question", turn.now)
-    turn.say("ask.received", deadline=day)
+    turn.acknowledge("ask.received", deadline=day)
     office.note_if_closed(turn)
     turn.goto("menu", relative=False)
     turn.data["_offered"] = [[key, turn.text(label)] for key, label in menu.MENU]

@@ -48,7 +48,7 @@ def after_phone(turn: Turn) -> None:
     case.details = json.dumps({"phone": turn.data.pop("phone"), "window_start": chosen.start.isoformat(),
                                "window_end": chosen.end.isoformat()})  # fmt: skip
     alert_staff(turn.session, turn.catalogue, case, "call", turn.now)
-    turn.say("call.confirmed", window=words)
+    turn.acknowledge("call.confirmed", window=words)
     office.note_if_closed(turn)
     for key in ("window", "relative", "after_phone"):
         turn.data.pop(key, None)

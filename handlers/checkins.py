@@ -160,7 +160,7 @@ def receive(turn: Turn) -> None:
         queue_to_staff(turn.session, text=turn.catalogue.text("sv", key, code=case.code, text=text[:500]), now=turn.now,
                        case_id=case.id, contact_id=case.contact_id,
                        options=[(f"claim:{case.code}", turn.catalogue.text("sv", "staff.claim"))])  # fmt: skip
-        turn.say("checkin.will_contact")
+        turn.acknowledge("checkin.will_contact")
     else:
         turn.say("checkin.thanks")
     for key in ("checkin_case", "checkin_kind", "incident_id"):

@@ -151,10 +151,11 @@ def _button(desk: Desk, choice: str) -> None:
 
 
 def queue(session: Session) -> list[Case]:
-    """Urgent first, then what was promised soonest, then who has waited longest."""
+    """Urgent first, then "kolla" (might be danger), then what was promised soonest, then who has waited longest."""
     return list(session.scalars(
         select(Case).where(Case.state != "closed")
-        .order_by(Case.urgent.desc(), sql_case((Case.due_at.is_(None), 1), else_=0), Case.due_at, Case.created_at, Case.id)
+        .order_by(Case.urgent.desc(), sql_case((Case.check_asked_at.is_(None), 1), else_=0),
+                  sql_case((Case.due_at.is_(None), 1), else_=0), Case.due_at, Case.created_at, Case.id)
     ))  # fmt: skip
 
 
@@ -442,7 +443,7 @@ def _phone(case: Case) -> str | None:
 
 
 def _flag(case: Case) -> str:
-    return "AKUT " if case.urgent else ""
+    return "AKUT " if case.urgent else "KOLLA " if case.check_asked_at is not None else ""
 
 
 def _waited(desk: Desk, case: Case) -> str:

@@ -69,8 +69,12 @@ def respond(turn: Turn) -> None:
     if turn.inbound.kind == "start" or turn.words == "/start":
         start.greet(turn)
         return
-    if danger.check(turn):
+    said = danger.answer(turn)
+    if said == "yes":
+        return  # the danger answer is out; they carry on where they were with their next message
+    if said is None and danger.check(turn):
         return  # the person carries on where they were with their next message
+    # after NEJ the message that raised the question is the inbound one: it goes on where they were
     if keywords.handle(turn):
         return
     if erase.asked(turn):
@@ -119,5 +123,5 @@ def _acknowledge_once_a_day(turn: Turn) -> None:
     """While a worker has the case, the person's words are for them, not for a menu."""
     today = turn.now.date().isoformat()
     if turn.data.get("_acked") != today:
-        turn.say("claimed.ack")
+        turn.acknowledge("claimed.ack")
         turn.data["_acked"] = today

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.catalogue import Catalogue
+from handlers.danger import CHECK_ANSWER_WITHIN
 from handlers.profile import Profile
 from storage.models import Case, OutboxItem, Staff
 from storage.outbox import queue_to_staff
@@ -25,8 +26,14 @@ CHUNK = 500  # cases loaded at a time, should many timers be live at once
 
 def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, *,
                escalate_after: timedelta = timedelta(minutes=5), oncall_phone: str | None = None) -> dict[str, int]:  # fmt: skip
-    done = {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0}
+    done = {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0, "unanswered": 0}
     for case in _live(session, now, escalate_after):
+        if _check_unanswered(case, now) and _set(session, case, Case.check_alerted_at, now):
+            _raise_unanswered(session, case, now)
+            _post(session, catalogue, case, now, "staff.timer.check_unanswered",
+                  options=[(f"ack:{case.code}", catalogue.text("sv", "staff.ack"))])  # fmt: skip
+            done["unanswered"] += 1
+            continue
         if case.kind == "call" and case.due_at:
             if case.state == "claimed" and case.due_at - REMIND_BEFORE <= now < case.due_at and _set(session, case, Case.reminded_at, now):
                 holder = session.get(Staff, case.assigned_staff_id)
@@ -79,9 +86,29 @@ def _may_act(now: datetime, escalate_after: timedelta) -> ColumnElement[bool]:
         and_(Case.breached_at.is_(None), Case.due_at <= now),
         and_(Case.warned_at.is_(None), Case.due_at > now),
     ))  # fmt: skip
+    unanswered = and_(Case.check_asked_at.is_not(None), Case.check_asked_at <= now - CHECK_ANSWER_WITHIN,
+                      Case.check_answered_at.is_(None), Case.check_alerted_at.is_(None))  # fmt: skip
     escalation = and_(Case.urgent.is_(True), Case.acknowledged_at.is_(None), Case.updated_at <= now - escalate_after,
                       or_(Case.escalated_at.is_(None), Case.escalated_at <= now - escalate_after))  # fmt: skip
-    return and_(Case.state != "closed", or_(call, promise, escalation))
+    return and_(Case.state != "closed", or_(call, promise, escalation, unanswered))
+
+
+def _check_unanswered(case: Case, now: datetime) -> bool:
+    """Asked "Är du i fara just nu?" ten minutes ago and no JA or NEJ since."""
+    asked = case.check_asked_at
+    return asked is not None and now - asked >= CHECK_ANSWER_WITHIN and case.check_answered_at is None and case.check_alerted_at is None
+
+
+def _raise_unanswered(session: Session, case: Case, now: datetime) -> None:
+    """Silence after the question counts as danger: every open case of the person becomes urgent, alerted once."""
+    session.execute(update(Case).where(Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != "closed",
+                                       Case.id != case.id, Case.check_alerted_at.is_(None), Case.check_asked_at.is_not(None))
+                    .values(check_alerted_at=now).execution_options(synchronize_session=False))  # fmt: skip
+    for other in (case, *session.scalars(select(Case).where(Case.contact_id == case.contact_id, Case.contact_id.is_not(None),
+                                                             Case.state != "closed"))):  # fmt: skip
+        other.urgent = True
+        other.acknowledged_at = None
+        other.updated_at = now  # escalation to the on-call phone counts from here
 
 
 def _not_kept() -> ColumnElement[bool]:

@@ -1,15 +1,17 @@
-"""Danger triage: spots inbound messages that signal immediate danger so a human sees them first."""
+"""Danger triage: spots inbound messages that signal danger (urgent) or might (check) so a human sees them first."""
 
-# How it works, in four steps (all regexes are compiled once, at import):
+# How it works, in five steps (all regexes are compiled once, at import):
 #   1. normalise: NFKC, lower case, strip zero-width and direction marks, drop apostrophes ("don't" -> "dont"),
 #      fold å/ä/ö and other accents to plain letters, keep words and sentence ends (". ") only;
 #   2. shorten repeated letters ("döö" -> "dö"; "hjäääälp", "dieeee", "killll" are tried with runs of two and of one);
-#   3. mask guard idioms ("skjuta upp", "döda tiden", "dö av skratt", "killing time", ...) with "#",
-#      so a danger pattern can neither match them nor run across them;
-#   4. search the danger patterns; a match in a hypothetical question about the service or in clearly old
-#      history is set aside for the reasons where that is safe (see _set_aside).
+#   3. mask guard idioms ("skjuta upp", "döda tiden", "dö av skratt", "killing time", ...) and the idioms of
+#      handlers/triage.toml with "#", so a danger pattern can neither match them nor run across them;
+#   4. search the phrase patterns below (always urgent); a match in a hypothetical question about the service, in
+#      clearly old history, at work or in a life left behind is set aside where that is safe (see _set_aside);
+#   5. apply the rules of handlers/triage.toml (handlers/lexicon.py): word groups by kind of harm, matched by stem
+#      and typo, each rule urgent or check. The highest level found wins.
 #
-# The lexicon below is written for people: write words with å/ä/ö as usual (the folded form without them is
+# The phrase patterns below are written for people: write words with å/ä/ö as usual (the folded form without them is
 # matched too), do not add variants with repeated letters, and
 #   - a space means "the next word" (punctuation and sentence ends between words are allowed),
 #   - {ME} {YOU} {PERSON} {SUBJ} {MODAL} {FILL} {SOFT} {END} and the _EN ones are the building blocks in _BLOCKS,
@@ -24,25 +26,39 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from handlers.lexicon import load_lexicon
+
 URGENT = "urgent"
+CHECK = "check"  # might be danger: the person is asked, staff see the case marked "kolla"
 NORMAL = "normal"
 
 SELF_HARM = "self_harm"
+OVERDOSE = "overdose"
 THREAT = "threat"
+HELD = "held"  # someone close taken, held or extorted
+ORDERED = "ordered"  # ordered or pressured to commit violence
+HUNTED = "hunted"
 WEAPON = "weapon"
+INJURY = "injury"
 VIOLENCE = "violence"
 ACUTE_DANGER = "acute_danger"
-REASONS = (SELF_HARM, THREAT, WEAPON, VIOLENCE, ACUTE_DANGER)  # the order of Assessment.reasons
+# the order of Assessment.reasons; the kinds of handlers/triage.toml
+REASONS = (SELF_HARM, OVERDOSE, THREAT, HELD, ORDERED, HUNTED, WEAPON, INJURY, VIOLENCE, ACUTE_DANGER)
+LEXICON = load_lexicon()
 
 
 @dataclass(frozen=True)
 class Assessment:
-    level: str  # "urgent" or "normal"
+    level: str  # "urgent", "check" or "normal"
     reasons: tuple[str, ...]  # names from REASONS, in that order; empty when normal
 
     @property
     def urgent(self) -> bool:
         return self.level == URGENT
+
+    @property
+    def check(self) -> bool:
+        return self.level == CHECK
 
 
 # Building blocks, used as {NAME} in the patterns below.
@@ -383,7 +399,8 @@ GUARD_PATTERNS = (
     r"(?:slog|slår|slagit) (?:{ME}|oss|{YOU}|honom|henne) (?:att|hur|som|plötsligt|direkt|just|då)",
     r"(?:jag|ja|jg|vi) (?:\w+ )?(?:slog|slår|har slagit|slagit|råkade slå) (?:{ME}|oss) (?:i|på|mot)",
     r"slagen (?:av|utav) (?:hur|att|tanken|förvåning|häpnad|skönheten)",
-    r"(?:slog|slår|slagit|spöade|spöar|spöat|klådde|klår|vann över|krossade|besegrade|beat|beats|beating) (?:\w+ ){1,2}(?:i|på|at|in)"
+    r"(?:slå|slog|slår|slagit|spöa|spöade|spöar|spöat|klå|klådde|klår|vinna över|vann över|krossa|krossade|besegra|besegrade|beat|beats"
+    r"|beating) (?:\w+ ){1,2}(?:i|på|at|in)"
     r" (?:fifa|fotboll|fotbollen|schack|tennis|pingis|padel|spelet|matchen|cs|fortnite|kort|poker|biljard|racet|ps5|xbox|quiz|quizet"
     r"|frågesport|bowling|golf|basket|hockey|dart|monopol|uno|chess|cards|the game|a game|the match|football|the race)",
     r"(?:slog|slår|slagit) (?:mitt|sitt|hans|hennes|ditt|vårt|ert|alla) (?:\w+ )?(?:rekord|förväntningar|odds)",
@@ -567,23 +584,32 @@ _STILL_RE = _compile(_STILL)
 _REAL_RE = _compile(_REAL)
 _SET_ASIDE_IF_HYPOTHETICAL = frozenset({THREAT, WEAPON, VIOLENCE, ACUTE_DANGER})
 _SET_ASIDE_IF_OLD = frozenset({WEAPON, VIOLENCE})
+_SET_ASIDE_BY_LEXICON = frozenset({THREAT, WEAPON, VIOLENCE})
 
 
-def _set_aside(text: str, position: int, reason: str) -> bool:
-    """Whether a match at position is in a hypothetical question or in old history, where that is safe to ignore."""
+def _sentence(text: str, position: int) -> tuple[int, str]:
+    """The sentence around position, and where it starts."""
     start = text.rfind(" . ", 0, position)
     start = 0 if start < 0 else start + 3
     end = text.find(" . ", position)
-    sentence = text[start : len(text) if end < 0 else end]
+    return start, text[start : len(text) if end < 0 else end]
+
+
+def _set_aside(text: str, position: int, reason: str) -> bool:
+    """Whether a match at position is in a hypothetical question, old history, work or a life left behind."""
+    start, sentence = _sentence(text, position)
     if reason in _SET_ASIDE_IF_HYPOTHETICAL:
         frame = _HYPOTHETICAL_RE.search(sentence)
         if frame and frame.start() <= position - start and not _REAL_RE.search(sentence):
             return True
-    return reason in _SET_ASIDE_IF_OLD and bool(_OLD_RE.search(sentence)) and not _STILL_RE.search(sentence)
+    if reason in _SET_ASIDE_IF_OLD and _OLD_RE.search(sentence) and not _STILL_RE.search(sentence):
+        return True
+    # the lexicon's set-asides (work, a life left behind, resolved) reach these phrase patterns only for weapons, violence and
+    # threats said to be over; self-harm and acute danger are never set aside, nor a threat for any other reason
+    return reason in _SET_ASIDE_BY_LEXICON and LEXICON.sets_aside(sentence, reason)
 
 
-def _reasons(text: str) -> set[str]:
-    masked = _GUARD.sub("#", text)
+def _reasons(masked: str) -> set[str]:
     found = set()
     for reason, pattern in _DANGER:
         if any(not _set_aside(masked, match.start(), reason) for match in pattern.finditer(masked)):
@@ -592,10 +618,15 @@ def _reasons(text: str) -> set[str]:
 
 
 def assess(text: str) -> Assessment:
-    """Urgent when the message signals immediate danger to the writer or someone else; pure and fast."""
-    found: set[str] = set()
+    """Urgent when the message signals immediate danger, check when it might; pure and fast."""
+    urgent: set[str] = set()
+    check: set[str] = set()
     for spelling in _spellings(normalise(text or "")):
-        found |= _reasons(spelling)
+        masked = _GUARD.sub("#", LEXICON.mask_idioms(spelling))
+        urgent |= _reasons(masked)
+        for kind, level in LEXICON.find(masked).items():
+            (urgent if level == URGENT else check).add(kind)
+    found = urgent | check
     if not found:
         return Assessment(NORMAL, ())
-    return Assessment(URGENT, tuple(reason for reason in REASONS if reason in found))
+    return Assessment(URGENT if urgent else CHECK, tuple(reason for reason in REASONS if reason in found))

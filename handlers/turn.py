@@ -64,6 +64,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
     urgent: bool = False  # danger was detected this turn
+    asked: bool = False  # this turn asks "Är du i fara just nu?": answered even in a flood, like danger
 
     @property
     def language(self) -> str:
@@ -84,6 +85,12 @@ class Turn:
     def say(self, key: str, *, options: Options = (), **values: Any) -> None:
         """Queue a catalogue text; options are (choice key, catalogue key of its label)."""
         self.offer(self.text(key, **values), tuple(Option(choice, self.text(label)) for choice, label in options))
+
+    def acknowledge(self, key: str, **values: Any) -> None:
+        """A receipt for something the person typed ends with the emergency line: danger triage missed still meets 112."""
+        text = self.text(key, **values)
+        line = self.text("safety.line")
+        self.offer(text if text.endswith(line) else f"{text}\n{line}")
 
     def offer(self, text: str, options: tuple[Option, ...] = (), request_contact: bool = False) -> None:
         """Queue a text with ready-made options; remembers them so "2" or a typed label picks one."""

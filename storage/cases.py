@@ -54,6 +54,12 @@ def open_case_of(session: Session, contact_id: str, kinds: tuple[str, ...] | Non
     return session.scalar(query.order_by(Case.id.desc()).limit(1))
 
 
+def open_cases_of(session: Session, contact_id: str) -> list[Case]:
+    """Every case of the contact that is not closed, newest first."""
+    query = select(Case).where(Case.contact_id == contact_id, Case.state != "closed").order_by(Case.id.desc())
+    return list(session.scalars(query))
+
+
 def claimed_case_of(session: Session, contact_id: str) -> Case | None:
     return session.scalar(
         select(Case).where(Case.contact_id == contact_id, Case.state == "claimed").order_by(Case.id.desc()).limit(1)

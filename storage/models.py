@@ -121,6 +121,12 @@ class Case(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "Kolla": triage thought a message might be danger and asked the person "Är du i fara just nu?". Set when asked
+    # (the case moves up the queue and stays marked), answered when they said JA or NEJ, alerted when ten minutes
+    # passed without an answer and staff were told anyway.
+    check_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    check_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    check_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Staff(Base):

@@ -20,6 +20,8 @@ def queue_to_contact(
     meta: dict[str, object] = {"options": [list(option) for option in options]} if options else {}
     if request_contact:
         meta["request_contact"] = True
+    if kind == "danger":
+        meta["danger"] = True  # the web chat shows the danger answer apart, its numbers one tap away
     transcript = Message(
         contact_id=contact_id, identity_id=identity_id, channel=channel, direction="out", kind="text", body=text,
         meta=json.dumps(meta) if meta else None, created_at=now, processed_at=now,

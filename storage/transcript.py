@@ -17,6 +17,7 @@ class Line:
     direction: str
     text: str
     options: list[list[str]]
+    danger: bool = False  # the answer to someone in danger
 
 
 def delivered_lines(session: Session, identity_id: int, after: int = 0, limit: int = 200) -> list[Line]:
@@ -32,5 +33,5 @@ def delivered_lines(session: Session, identity_id: int, after: int = 0, limit: i
     lines = []
     for message in rows:
         meta = json.loads(message.meta or "{}")
-        lines.append(Line(message.id, message.direction, message.body or "", meta.get("options", [])))
+        lines.append(Line(message.id, message.direction, message.body or "", meta.get("options", []), bool(meta.get("danger"))))
     return lines

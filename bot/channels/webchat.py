@@ -115,7 +115,7 @@ class WebChatChannel:
                 break
         payload = [
             {"id": line.id, "from": "me" if line.direction == "in" else "bot", "text": line.text,
-             "options": [{"key": key, "label": label} for key, label in line.options]}
+             "options": [{"key": key, "label": label} for key, label in line.options], **({"danger": True} if line.danger else {})}
             for line in lines
         ]  # fmt: skip
         return JSONResponse({"messages": payload, "poll_ms": POLL_MS}, headers=SECURITY_HEADERS)

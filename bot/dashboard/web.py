@@ -34,6 +34,7 @@ from bot.dashboard.actions import CASE_ACTIONS, WORKSPACE_ACTIONS, WebDesk
 from bot.dashboard.auth import Viewer
 from handlers import desk as desks
 from handlers.desk import OUTCOMES, humanise
+from handlers.triage import NORMAL, assess
 from storage.models import Case, Message, OutboxItem, Staff
 from storage.report import report, report_rows
 from storage.staff import active_staff, add_staff, audit
@@ -254,15 +255,22 @@ class Dashboard:
 
     def _queue_rows(self, session: Session, viewer: Viewer, now: datetime) -> list[dict[str, Any]]:
         names = {member.id: member.name for member in session.scalars(select(Staff))}
+        cases = desks.queue(session)
+        by_person: dict[str, list[str]] = {}
+        for case in cases:
+            if case.contact_id:
+                by_person.setdefault(case.contact_id, []).append(case.code)
         rows = []
-        for case in desks.queue(session):
+        for case in cases:
             overdue = case.due_at is not None and case.due_at < now
             rows.append({"code": case.code, "kind": KIND_LABELS.get(case.kind, case.kind),
                          "state": STATE_LABELS.get(case.state, case.state),
-                         "urgent": case.urgent, "relative": case.relative, "waited": humanise(now - case.created_at),
+                         "urgent": case.urgent, "check": not case.urgent and case.check_asked_at is not None,
+                         "relative": case.relative, "waited": humanise(now - case.created_at),
                          "due": "FÖRSENAT" if overdue else self._local(case.due_at, "%d/%m %H:%M") if case.due_at else "–",
                          "overdue": overdue, "who": names.get(case.assigned_staff_id or 0, ""),
-                         "mine": case.assigned_staff_id == viewer.staff_id})  # fmt: skip
+                         "mine": case.assigned_staff_id == viewer.staff_id,
+                         "same_person": [code for code in by_person.get(case.contact_id or "", []) if code != case.code]})  # fmt: skip
         return rows
 
     # --- a case -----------------------------------------------------------------------------------------
@@ -285,7 +293,11 @@ class Dashboard:
             ).all()  # fmt: skip
             transcript = [{"mine": message.direction == "in", "at": message.created_at, "text": message.body or f"({message.kind})",
                            "channel": message.channel, "status": status} for message, status in rows]  # fmt: skip
+        same_person = session.scalars(select(Case.code).where(
+            Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != "closed", Case.id != case.id
+        ).order_by(Case.id)).all()  # fmt: skip
         return {
+            "alarm": _alarm(case, transcript), "same_person": same_person,
             "case": case, "kind": KIND_LABELS.get(case.kind, case.kind), "state": STATE_LABELS.get(case.state, case.state),
             "holder": holder.name if holder else None, "mine": holder is not None and holder.id == viewer.staff_id,
             "waited": humanise((case.closed_at or now) - case.created_at),
@@ -449,3 +461,10 @@ def _minutes(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{round(value * 100)} %"
+
+
+def _alarm(case: Case, transcript: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """On an urgent or "kolla" case, the person's latest message that triage flagged: shown first, not far down the page."""
+    if not case.urgent and case.check_asked_at is None:
+        return None
+    return next((line for line in reversed(transcript) if line["mine"] and assess(line["text"]).level != NORMAL), None)

@@ -204,3 +204,24 @@ def test_shift_three_times_leaves_quickly_and_tab_reaches_the_composer(server, c
     assert "/chat" not in page.url
     context.close()
     requests.assert_local()
+
+
+def test_the_danger_answer_stands_apart_with_the_numbers_one_tap_away(server, chromium):
+    requests = Requests()
+    context = requests.watch(chromium.new_context(**PHONE, locale="sv-SE"))
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    choose(page, "Svenska")
+    bot_says(page, "Vad vill du göra?")
+    page.fill("#input", "ja vill inte leva längre")
+    page.click("#send")
+    danger = page.locator("#messages .msg.bot.danger").last
+    danger.wait_for(state="visible", timeout=15_000)
+    links = danger.locator("a.tel")
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == ["tel:112", "tel:90101", "tel:1177", "tel:11414"]
+    assert danger.inner_text().startswith("Är du i fara just nu? Ring 112.")
+    ordinary = page.locator("#messages .msg.bot:not(.danger)").first
+    assert ordinary.locator("a").count() == 0  # only the danger answer links numbers
+    assert danger.evaluate("e => getComputedStyle(e).borderLeftWidth") != ordinary.evaluate("e => getComputedStyle(e).borderLeftWidth")
+    shot(page, "10-phone-danger-answer")
+    requests.assert_local()

@@ -79,11 +79,38 @@ def test_triage_prints_one_json_line_per_message(tmp_path):
 
     from tests.runner import UTVAG, clean_env
 
-    messages = "hej, hur lång är väntetiden?\njag vill ta livet av mig\nkan vi skjuta upp mötet?\n"
+    messages = "hej, hur lång är väntetiden?\njag vill ta livet av mig\nkan vi skjuta upp mötet?\ndom sa ja har till fredag annars\n"
     result = subprocess.run([UTVAG, "triage", "-"], input=messages, capture_output=True, text=True, env=clean_env({}), cwd=tmp_path)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["level"] for line in lines] == ["normal", "urgent", "normal"]
-    assert lines[1]["reasons"] and lines[0]["reasons"] == []
+    assert [line["level"] for line in lines] == ["normal", "urgent", "normal", "check"]
+    assert lines[1]["reasons"][0] == "self_harm" and lines[0]["reasons"] == [] and lines[3]["reasons"] == ["threat"]
+
+
+def test_triage_evaluates_a_labelled_corpus_per_split_and_category(tmp_path):
+    import subprocess
+
+    from tests.runner import UTVAG, clean_env
+
+    corpus = tmp_path / "corpus.tsv"
+    corpus.write_text("# split, expect, category, text\n"
+                      "tune\texplicit\tself_harm\tja vill do\n"
+                      "tune\texplicit\tthreat\tvi ses imorgon\n"  # mislabelled on purpose: a miss
+                      "held\tnormal\teveryday\thej\n"
+                      "held\tnormal\tidiom\tde ska döda mig\n", encoding="utf-8")  # fmt: skip
+    result = subprocess.run([UTVAG, "triage", "--evaluate", str(corpus)], capture_output=True, text=True, env=clean_env({}), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "held: 0 danger messages, 2 that must not alarm"
+    assert "  false alarms               50.0%  (1/2)" in lines
+    assert "  false alarm (urgent threat): de ska döda mig" in lines
+    tune = lines.index("tune: 2 danger messages, 0 that must not alarm")
+    assert lines[tune + 1 : tune + 3] == ["  recall self_harm       100.0%  (1/1)", "  recall threat            0.0%  (0/1)"]
+    assert "  missed (explicit threat, got normal): vi ses imorgon" in lines
+    assert "all: 2 danger messages, 2 that must not alarm" in lines
+
+    corpus.write_text("tune\tsometimes\tthreat\thej\n", encoding="utf-8")
+    broken = subprocess.run([UTVAG, "triage", "--evaluate", str(corpus)], capture_output=True, text=True, env=clean_env({}), cwd=tmp_path)
+    assert broken.returncode == 2 and "corpus.tsv:1: expected split, expect, category and text" in broken.stderr
 
 
 def test_report_prints_the_numbers_as_a_table_and_as_json(tmp_path, keys):

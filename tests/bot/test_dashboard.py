@@ -277,6 +277,40 @@ def test_the_queue_has_desk_order_and_no_message_text(runtime, clock):
     assert "frågan" not in page and "döda" not in page
 
 
+def test_a_person_s_cases_are_linked_kolla_is_marked_and_the_alarm_is_shown_first(runtime):
+    question = ask(runtime, "visitor-four-aaaaaaaaaaaaaaaa", "Hur lång är kön?")
+    said = Inbound(kind="text", text="dom sa ja har till fredag annars")
+    runtime.engine.accept(InboundMessage("webchat", "check-1", "visitor-four-aaaaaaaaaaaaaaaa", said))
+    runtime.engine.process_pending()
+    other = ask(runtime, "visitor-five-aaaaaaaaaaaaaaaa", "Vad kostar det?")
+    client = browser(runtime)
+    log_in(client, "Omar", OMAR_PASSWORD)
+    page = client.get("/staff").text
+    assert re.findall(r'data-code="(K-[0-9A-Z]+)"', page) == [question.code, other.code]  # kolla moves up
+    assert "KOLLA" in page and "samma person" not in page  # one open case each here
+    case_page = client.get(f"/staff/case/{question.code}").text
+    assert case_page.index('id="alarm"') < case_page.index('id="transcript"')
+    assert re.search(r'id="alarm-text">dom sa ja har till fredag annars<', case_page)
+    assert "Meddelandet vi frågade om (kolla)" in case_page
+    assert 'id="alarm"' not in client.get(f"/staff/case/{other.code}").text
+
+
+def test_the_queue_and_the_case_page_link_the_cases_of_one_person(runtime):
+    first = ask(runtime, "visitor-six-aaaaaaaaaaaaaaaaa", "Första frågan")
+    for step, content in enumerate([Inbound(kind="text", text="meny"), Inbound(kind="choice", choice="menu:ask", text="Ställ en fråga"),
+                                    Inbound(kind="text", text="Andra frågan")]):  # fmt: skip
+        runtime.engine.accept(InboundMessage("webchat", f"more-{step}", "visitor-six-aaaaaaaaaaaaaaaaa", content))
+        runtime.engine.process_pending()
+    with runtime.sessions() as session:
+        second = session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert second.code != first.code
+    client = browser(runtime)
+    log_in(client, "Omar", OMAR_PASSWORD)
+    page = client.get("/staff").text
+    assert f'samma person: <a href="/staff/case/{second.code}">' in page and f'samma person: <a href="/staff/case/{first.code}">' in page
+    assert f'href="/staff/case/{second.code}" class="code">{second.code}</a>' in client.get(f"/staff/case/{first.code}").text
+
+
 def test_opening_a_case_shows_the_transcript_and_is_audited(runtime):
     case = ask(runtime)
     client = browser(runtime)

@@ -110,3 +110,6 @@ def test_a_flood_is_stored_in_full_but_not_answered_message_by_message(db, engin
     engine.accept(text("+46701234567", "de ska döda mig", "SM-danger", channel="sms"))
     engine.process_pending()
     assert "112" in replies(db, accepted.contact_id)[-1]  # danger is answered even inside a flood
+    engine.accept(text("+46701234567", "dom sa ja har till fredag annars", "SM-maybe", channel="sms"))
+    engine.process_pending()
+    assert replies(db, accepted.contact_id)[-1].startswith("Är du i fara just nu? Svara JA eller NEJ.")  # and so is the question

@@ -18,7 +18,8 @@ def test_the_common_path_takes_six_messages_and_gives_an_honest_wait(engine):
     (summary,) = chat.press("Klar")
     assert "Gäller: dig" in summary and "Hjälp med: boende" in summary and "Vi hör av oss: Här i chatten" in summary
     (received,) = chat.press("Skicka")
-    assert received == "Tack. Din ansökan är mottagen. Just nu är väntetiden ungefär 14 dagar. Vi hör av oss här i chatten."
+    assert received == ("Tack. Din ansökan är mottagen. Just nu är väntetiden ungefär 14 dagar. Vi hör av oss här i chatten.\n"
+                        "Är du i fara: ring 112.")
     assert chat.sent <= 6
     with engine.sessions() as session:
         case = session.scalar(select(Case))
@@ -93,7 +94,7 @@ def test_changing_to_a_phone_call_asks_for_a_number_and_good_times(engine):
     (summary,) = chat.send("vardagar efter 15")
     assert "Vi hör av oss: Ring mig" in summary
     (received,) = chat.press("Skicka")
-    assert received.endswith("Vi hör av oss i telefon.")
+    assert received.endswith("Vi hör av oss i telefon.\nÄr du i fara: ring 112.")
     with engine.sessions() as session:
         details = json.loads(session.scalar(select(Case.details)))
     assert details == {"needs": ["debts"], "contact_way": "phone", "times": "vardagar efter 15", "phone": "+46701234567"}

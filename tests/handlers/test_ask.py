@@ -18,6 +18,7 @@ def test_an_anonymous_question_becomes_a_case_and_the_person_is_told_when(engine
     (received,) = chat.send("Kan man få hjälp med skulder om man har betalningsanmärkningar?")
     assert received.startswith("Tack! Din fråga har kommit fram.")
     assert "torsdag 3 december" in received  # two working days after Tuesday 1 December
+    assert received.endswith("\nÄr du i fara: ring 112.")  # a receipt always ends with the emergency line
     with engine.sessions() as session:
         case = session.scalar(select(Case))
         assert case.kind == "question" and case.state == "open"
@@ -32,6 +33,7 @@ def test_a_question_in_english(engine):
     (received,) = chat.send("Do I have to tell you my name?")
     assert received.startswith("Thank you! Your question has arrived.")
     assert "Thursday 3 December" in received
+    assert received.endswith("\nIf you are in danger: call 112.")
 
 
 def test_free_text_at_the_menu_can_be_sent_as_a_question(engine):

@@ -16,7 +16,7 @@ def test_on_telegram_the_number_comes_from_the_share_button(engine):
     (share,) = chat.press("tisdag 1 december kl. 13–15")
     assert share.startswith("Tryck på knappen för att dela ditt nummer")
     (confirmed,) = chat.send(kind="contact", phone="+46701234567")
-    assert confirmed == "Klart! Vi ringer dig tisdag 1 december kl. 13–15. Numret visas bara för den som ringer."
+    assert confirmed == "Klart! Vi ringer dig tisdag 1 december kl. 13–15. Numret visas bara för den som ringer.\nÄr du i fara: ring 112."
     assert chat.sent <= 3
     with engine.sessions() as session:
         case = session.scalar(select(Case))

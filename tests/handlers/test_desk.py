@@ -69,15 +69,18 @@ def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db,
     clock.advance(minutes=10)
     danger = started(engine, address="3")
     danger.send("han har en kniv och hotar mig")
+    maybe = started(engine, address="5")
+    maybe.send("dom sa ja har till fredag annars")  # might be danger: asked, and marked kolla
     with db.sessions() as session:
         kinds = [case.kind for case in queue(session)]
-    assert kinds == ["danger", "call", "question"]  # the call is due today, the question on Thursday
+    assert kinds == ["danger", "danger", "call", "question"]  # the call is due today, the question on Thursday
     group.posts()
     (listing,) = group.do("111", "/ko")
     lines = listing.splitlines()
-    assert lines[0] == "Kön (3 öppna):"
+    assert lines[0] == "Kön (4 öppna):"
     assert lines[1].startswith("AKUT K-") and "fara" in lines[1]
-    assert "samtal" in lines[2] and "fråga" in lines[3]
+    assert lines[2].startswith("KOLLA K-")
+    assert "samtal" in lines[3] and "fråga" in lines[4]
 
 
 def test_two_staff_pressing_claim_at_once_exactly_one_wins(engine, db, group):
@@ -120,7 +123,7 @@ def test_an_answer_goes_back_to_the_person_signed_and_with_nothing_of_theirs_sho
         assert session.get(Message, item.message_id).body == "Ja, det kan du. Vi hör av oss i morgon.\n- Sara, SIG"
     # the person writes back; it reaches the group under the code, not a menu
     (ack,) = chat.send("Tack! Passar efter tre.")
-    assert ack == "Din kontaktperson har fått ditt meddelande."
+    assert ack == "Din kontaktperson har fått ditt meddelande.\nÄr du i fara: ring 112."
     (relayed,) = group.posts()
     assert relayed == f"{code} skriver (till Sara): Tack! Passar efter tre."
     for post in group.do("111", f"/arende {code}"):

@@ -76,7 +76,7 @@ def test_an_answered_question_keeps_its_promise(engine, db, group, clock):
     code = case_by_kind(db, "question").code
     group.do("111", f"/svara {code} Hej! Vad kan vi hjälpa till med?")
     clock.advance(days=10)
-    assert tick(db, clock) == {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0}
+    assert tick(db, clock) == {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0, "unanswered": 0}
 
 
 def test_urgent_nobody_acknowledges_goes_to_the_oncall_phone_until_someone_does(engine, db, group, clock):
@@ -156,9 +156,38 @@ def test_only_cases_a_timer_can_act_on_are_loaded_among_hundreds_of_participants
     with db.sessions.begin() as session:
         event.listen(session, "loaded_as_persistent", lambda _, instance: loaded.append(getattr(instance, "id", None)))
         fired = run_timers(session, Catalogue.load(), load_profile(), now, oncall_phone="+46709999999")
-    assert fired == {"reminded": 1, "realerted": 1, "warned": 1, "breached": 1, "escalated": 1}
+    assert fired == {"reminded": 1, "realerted": 1, "warned": 1, "breached": 1, "escalated": 1, "unanswered": 0}
     assert set(loaded) >= live_ids and len(loaded) <= 10, f"{len(loaded)} rows loaded"
     with db.sessions() as session:
         assert set(session.scalars(select(OutboxItem.case_id))) == live_ids
     with db.sessions.begin() as session:  # and once only
         assert not any(run_timers(session, Catalogue.load(), load_profile(), now).values())
+
+
+def test_no_answer_to_the_danger_question_in_ten_minutes_alerts_staff_and_makes_every_case_urgent(engine, db, group, clock):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("hur lång är kön?")
+    chat.send("dom sa ja har till fredag annars")
+    group.posts()
+    clock.advance(minutes=9, seconds=59)
+    assert tick(db, clock)["unanswered"] == 0
+    clock.advance(seconds=1)
+    assert tick(db, clock)["unanswered"] == 1
+    assert tick(db, clock)["unanswered"] == 0  # once, however often the timers run
+    with db.sessions() as session:
+        cases = session.scalars(select(Case)).all()
+        assert len(cases) == 1 and cases[0].urgent
+        code = cases[0].code
+    (alert,) = group.posts()
+    assert alert == f"KOLLA {code}: inget svar på frågan om fara på 10 minuter. Ärendet är nu akut. Tryck Jag tar det nu."
+    clock.advance(minutes=5)
+    assert tick(db, clock)["escalated"] == 1  # and nobody acknowledging it reaches the on-call phone
+
+
+def test_an_answered_danger_question_sets_no_timer(engine, db, group, clock):
+    chat = started(engine)
+    chat.send("dom sa ja har till fredag annars")
+    chat.press("NEJ")
+    clock.advance(minutes=30)
+    assert tick(db, clock)["unanswered"] == 0

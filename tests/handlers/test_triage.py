@@ -433,12 +433,12 @@ def test_guard_idioms_are_normal(text):
 @pytest.mark.parametrize("label, kind, text", CORPUS)
 def test_reasons_are_stable_names_in_a_fixed_order(label, kind, text):
     result = assess(text)
-    assert result.level in ("urgent", "normal")
+    assert result.level in ("urgent", "check", "normal")
     assert result.urgent == (result.level == "urgent")
     assert isinstance(result.reasons, tuple)
     assert set(result.reasons) <= set(REASONS)
     assert list(result.reasons) == sorted(result.reasons, key=REASONS.index)
-    assert bool(result.reasons) == result.urgent
+    assert bool(result.reasons) == (result.level != "normal")
 
 
 @pytest.mark.parametrize(
@@ -461,7 +461,7 @@ def test_each_kind_of_danger_has_its_reason(text, reason):
 
 
 def test_the_reason_names_are_the_documented_ones():
-    assert REASONS == ("self_harm", "threat", "weapon", "violence", "acute_danger")
+    assert REASONS == ("self_harm", "overdose", "threat", "held", "ordered", "hunted", "weapon", "injury", "violence", "acute_danger")
     assert assess("jag vill dö").reasons == ("self_harm",)
 
 
@@ -523,8 +523,8 @@ def test_judgement_calls():
     assert assess("han slog mig när jag var liten och han slår mig fortfarande").urgent
     # old threats are still threats
     assert assess("för två år sedan hotade de att döda mig").urgent
-    # debts to the wrong people are a known risk, but the sentence alone is normal
-    assert not assess("jag har skulder till fel personer").urgent
+    # debts to the wrong people are a known risk: the sentence alone is worth a question, not the alarm
+    assert assess("jag har skulder till fel personer") == Assessment("check", ("threat",))
     assert assess("jag har skulder och nu hotar de mig").urgent
 
 

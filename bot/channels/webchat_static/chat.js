@@ -68,6 +68,25 @@
   const msgEl = (from, text) => Object.assign(document.createElement('div'),
     { className: 'msg ' + (from === 'me' ? 'me' : 'bot'), textContent: text == null ? '' : String(text) });
 
+  // The danger answer: its own look, and the emergency numbers as tel: links built node by node (no innerHTML).
+  // The page keeps format-detection off, so the phone links nothing else (codes, dates) on its own.
+  const PHONE_NUMBERS = /\b(112|90101|1177|114 14)\b/g;
+  function dangerEl(text) {
+    const el = Object.assign(document.createElement('div'), { className: 'msg bot danger' });
+    const s = text == null ? '' : String(text);
+    let at = 0;
+    s.replace(PHONE_NUMBERS, (number, _group, offset) => {
+      el.appendChild(document.createTextNode(s.slice(at, offset)));
+      const a = Object.assign(document.createElement('a'),
+        { className: 'tel', href: 'tel:' + number.replace(/ /g, ''), textContent: number });
+      el.appendChild(a);
+      at = offset + number.length;
+      return number;
+    });
+    el.appendChild(document.createTextNode(s.slice(at)));
+    return el;
+  }
+
   // Keep id order even when a bot message overtakes the person's pending one.
   function insertById(el, id) {
     const next = Array.prototype.find.call(log.querySelectorAll('.msg'),
@@ -115,7 +134,7 @@
         lastMeId = Math.max(lastMeId, id);
         if (adoptPending(m, id)) return;
       }
-      const el = msgEl(m.from, m.text);
+      const el = m.from === 'bot' && m.danger === true ? dangerEl(m.text) : msgEl(m.from, m.text);
       el.dataset.id = id;
       insertById(el, id);
     });

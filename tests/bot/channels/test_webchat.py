@@ -104,3 +104,15 @@ def test_a_poster_tag_is_recorded_on_the_new_contact_and_nothing_else(server, tm
     with database.connect() as connection:
         assert connection.scalar(text("select source from contacts")) == "affisch-vallingby"
     database.dispose()
+
+
+def test_the_danger_answer_is_marked_for_the_page_and_nothing_else_is(server):
+    with httpx.Client(base_url=server.url) as client:
+        client.get("/chat")
+        (greeting,) = poll(client)
+        send(client, choice="lang:sv", text="Svenska")
+        last = poll(client, after=greeting["id"], want=4)[-1]["id"]
+        send(client, text="jag vill dö")
+        mine, answer = poll(client, after=last, want=2)
+        assert answer["danger"] is True and answer["text"].startswith("Är du i fara just nu? Ring 112.")
+        assert "danger" not in mine and "danger" not in greeting
