@@ -2,11 +2,12 @@
 
 import asyncio
 import json
+import secrets
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.channels.base import InboundMessage
 from bot.scheduler import FULL_TICK_SECONDS, TICK_SECONDS, Scheduler
@@ -45,8 +46,24 @@ def enrol_people(engine, count: int, channel: str = "telegram", start: int = 500
     return addresses
 
 
-def scheduler_for(db, engine) -> Scheduler:
-    return Scheduler(engine, db.engine, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None)
+def scheduler_for(db, engine, lock_key: int | None = None) -> Scheduler:
+    return Scheduler(engine, db.engine, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None,
+                     **({"lock_key": lock_key} if lock_key is not None else {}))  # fmt: skip
+
+
+def terminate(db, scheduler: Scheduler) -> int:
+    """pg_terminate_backend on the scheduler's lock connection, as a server restart would end it; returns once it is gone
+    (the backend exits, and lets go of its locks, a moment after the signal)."""
+    pid = scheduler._lock_connection.execute(text("select pg_backend_pid()")).scalar()
+    with db.engine.begin() as admin:
+        assert admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.engine.connect() as admin:
+            if not admin.execute(text("select count(*) from pg_stat_activity where pid = :pid"), {"pid": pid}).scalar():
+                return pid
+        time.sleep(0.02)
+    raise AssertionError("the terminated backend did not exit")
 
 
 @pytest.mark.postgres
@@ -58,7 +75,8 @@ def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, cl
     with db.sessions.begin() as session:
         for case in session.scalars(select(Case)):
             checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
-    one, two = scheduler_for(db, engine), scheduler_for(db, engine)
+    key = secrets.randbelow(2**62)  # the test's own lock: another suite on the same server may be using the product's
+    one, two = scheduler_for(db, engine, key), scheduler_for(db, engine, key)
     try:
         assert one.elect() is True
         assert two.elect() is False
@@ -77,6 +95,48 @@ def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, cl
         two.shutdown()
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 5
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_lock_died_with_its_connection_steps_down(db, engine, clock):
+    """A PostgreSQL restart ends every session, and the advisory lock with it; pg_terminate_backend of the leader's lock
+    connection does the same to this test's own connection alone. Two "processes" (own engines, own pools): afterwards
+    one runs the schedules, never both, and every check-in goes out once."""
+    if db.kind != "postgresql":
+        pytest.skip("the election is PostgreSQL's advisory lock; SQLite runs one process")
+    from storage.db import make_engine
+
+    enrol_people(engine, 4)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    key = secrets.randbelow(2**62)  # this test's own lock: other suites on the same server use the product's
+    databases = [make_engine(db.url), make_engine(db.url)]
+    one, two = (Scheduler(engine, database, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None,
+                          lock_key=key) for database in databases)  # fmt: skip
+    try:
+        assert asyncio.run(one.tick()) != {} and one.leader
+        assert asyncio.run(two.tick()) == {} and not two.leader
+        terminate(db, one)
+        clock.advance(hours=23)
+        # The other process finds the lock free and takes it; the old leader, at its next tick, finds it lost and steps down.
+        second = asyncio.run(two.tick())
+        assert two.leader and second["checkins_sent"] == 4
+        assert asyncio.run(one.tick()) == {} and not one.leader
+        assert [asyncio.run(one.tick()), asyncio.run(two.tick())] == [{}, {"checkins_sent": 0, "checkins_skipped": 0,
+                                                                             "checkins_waiting": 0, "incident_queued": 0}]  # fmt: skip
+        # The new leader's own lock connection dies: nobody else wants it, so it steps down and is elected again.
+        pid = terminate(db, two)
+        assert two.elect() is True and two._lock_connection.execute(text("select pg_backend_pid()")).scalar() != pid
+        assert one.elect() is False
+    finally:
+        one.shutdown()
+        two.shutdown()
+        for database in databases:
+            database.dispose()
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 4
 
 
 def test_even_two_processes_that_both_act_send_each_check_in_once(db, engine, clock):
