@@ -159,6 +159,8 @@ class Runtime:
         names = self._names(channel)
         try:
             await channel.start(self.accept)
+            for name in names:
+                self.health.channel_up(name)
         except Exception as exc:
             for name in names:
                 self.health.channel_down(name, type(exc).__name__)
@@ -171,7 +173,7 @@ class Runtime:
         first, most = self.channel_retry
         tries, logged = 1, time.monotonic()
         await asyncio.sleep(first)  # it has just failed; tenacity's first try is at once
-        retrying = AsyncRetrying(wait=wait_exponential_jitter(initial=first, max=most, jitter=first),
+        retrying = AsyncRetrying(wait=wait_exponential_jitter(multiplier=first, max=most, jitter=first),
                                  retry=retry_if_exception_type(Exception), sleep=asyncio.sleep, reraise=True)  # fmt: skip
         async for attempt in retrying:
             with attempt:
@@ -179,6 +181,8 @@ class Runtime:
                 try:
                     await channel.start(self.accept)
                 except Exception as exc:
+                    for name in names:
+                        self.health.channel_down(name, type(exc).__name__)
                     if time.monotonic() - logged >= CHANNEL_LOG_EVERY:
                         logged = time.monotonic()
                         log.warning("%s still cannot start (%s, %s tries); trying again", "/".join(names), type(exc).__name__, tries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy import Engine, text
@@ -22,6 +23,7 @@ class Health:
         self.database = database
         self.monotonic = monotonic
         self.channels: dict[str, str | None] = {}  # name -> None when up, else why not (a class name, never a secret)
+        self.failures: Counter[str] = Counter()  # failed starts by channel name
         self._probe: asyncio.Task[str | None] | None = None
         self._probed: tuple[float, str | None] | None = None
 
@@ -30,6 +32,7 @@ class Health:
 
     def channel_down(self, name: str, reason: str) -> None:
         self.channels[name] = reason
+        self.failures[name] += 1
 
     def channel_ready(self, name: str) -> bool:
         return self.channels.get(name) is None
