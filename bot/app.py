@@ -60,7 +60,9 @@ class Runtime:
         self.sessions = make_sessionmaker(self.db)
         self.profile = load_profile(self.settings.profile)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
-        self.channels: dict[str, Channel] = {"webchat": WebChatChannel(self.sessions, secure_cookie=self._https())}
+        self.channels: dict[str, Channel] = {
+            "webchat": WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url)
+        }
         settings = self.settings
         if settings.telegram_token:
             self.channels["telegram"] = TelegramChannel(

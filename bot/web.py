@@ -6,6 +6,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Generator, Sequence
+from urllib.parse import urlsplit
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError
@@ -51,6 +52,18 @@ async def database_away(request: Request, error: Exception) -> Response:
     log.warning("database unavailable (%s): answered %s %s with 503", describe_error(error), request.method, request.url.path)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     return JSONResponse({"error": TRY_AGAIN}, status_code=503, headers=headers)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port], lower-cased, the default port left out, as a browser writes an Origin header."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
