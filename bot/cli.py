@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -158,11 +159,17 @@ def demo(args: argparse.Namespace) -> int:
 def _serve(settings: Settings) -> int:
     from bot.app import Runtime
     from bot.logs import setup_logging
+    from storage.db import sqlite_path
 
     # Everything an operator can get wrong is tried before the first log line: the port, then the database.
     sock = bind(settings)
+    path = sqlite_path(settings.database_url)
+    new = path is not None and not path.exists()
     database = open_database(settings.database_url, create=True)
     setup_logging()
+    if new and path is not None:
+        logging.getLogger(__name__).warning("made a new, empty SQLite database at %s; if the service has one elsewhere, "
+                                            "set UTVAG_DATABASE_URL to it", path.resolve())  # fmt: skip
     asyncio.run(Runtime(settings, database=database).run(sock))
     return 0
 

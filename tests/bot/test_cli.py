@@ -216,3 +216,17 @@ def test_report_prints_the_numbers_as_a_table_and_as_json(tmp_path, keys):
     assert "queue" in table.stdout and "outcomes" in table.stdout
     numbers = json.loads(utvag("report", "--json", env=env, cwd=tmp_path).stdout)
     assert {"open", "queue", "outcomes"} <= set(numbers)
+
+
+def test_run_says_when_it_makes_a_new_database_and_that_it_runs_once_the_port_answers(tmp_path, keys):
+    from tests.runner import UtvagProcess
+
+    env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"}
+    with UtvagProcess(tmp_path, env):
+        pass
+    first = UtvagProcess(tmp_path, env).logs()
+    assert f"made a new, empty SQLite database at {tmp_path}/new.db" in first
+    assert first.index("made a new") < first.index("utvag is running")
+    with UtvagProcess(tmp_path, env):
+        pass
+    assert UtvagProcess(tmp_path, env).logs().count("made a new") == 1  # the second start found it
