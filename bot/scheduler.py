@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ LEADER_LOCK = 0x7574_7661  # "utva": the PostgreSQL advisory lock that elects th
 
 class Scheduler:
     def __init__(self, engine: ConversationEngine, database: Engine, *, escalate_after: timedelta, oncall_phone: str | None,
-                 on_work: Callable[[], None], lock_key: int = LEADER_LOCK) -> None:  # fmt: skip
+                 on_work: Callable[[], None], lock_key: int | None = None) -> None:  # fmt: skip
         self.engine, self.database, self.lock_key = engine, database, lock_key
         self.escalate_after, self.oncall_phone, self.on_work = escalate_after, oncall_phone, on_work
         self.aps = AsyncIOScheduler(timezone="UTC")
@@ -116,6 +117,8 @@ class Scheduler:
             self.leader = False
         connection = self.database.connect()
         try:
+            if self.lock_key is None:
+                self.lock_key = lock_key_for(connection.execute(text("select current_schema()")).scalar())
             won = bool(connection.execute(text("select pg_try_advisory_lock(:key)"), {"key": self.lock_key}).scalar())
             connection.commit()
         except Exception:
@@ -131,7 +134,7 @@ class Scheduler:
 
     def _still_holds(self) -> bool:
         """Whether our lock connection's session holds the lock now (pg_locks shows a bigint key as classid and objid)."""
-        assert self._lock_connection is not None
+        assert self._lock_connection is not None and self.lock_key is not None
         try:
             held = self._lock_connection.execute(
                 text("select exists(select 1 from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and granted"
@@ -145,3 +148,11 @@ class Scheduler:
         if not held:
             log.warning("this process no longer holds the scheduling lock: stepping down")
         return bool(held)
+
+
+def lock_key_for(schema: str | None) -> int:
+    """The election's lock key: LEADER_LOCK for a deployment in the `public` schema, one of its own for each other schema
+    (advisory locks are per database, and deployments in two schemas of one database must not elect each other)."""
+    if schema in (None, "public"):
+        return LEADER_LOCK
+    return (zlib.crc32(schema.encode()) & 0x7FFF_FFFF) << 32 | LEADER_LOCK

@@ -229,32 +229,6 @@ def test_telegram_unreachable_at_start_is_retried_while_the_web_chat_serves(tmp_
     assert said[-1].startswith("telegram started after ") and len(said) == 2  # logged once, not at each of the tries
 
 
-@pytest.fixture
-def postgres_behind_a_proxy():
-    """A fresh schema on the test PostgreSQL, reached through a TCP proxy this test can cut like a server restart."""
-    import secrets
-
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_available
-    from tests.fakes.tcp_proxy import TcpProxy
-
-    reason = postgres_available()
-    if reason:
-        (pytest.fail if REQUIRE_POSTGRES else pytest.skip)(reason)
-    target = make_url(POSTGRES_URL)
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"create schema {schema}"))
-    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        url = target.set(port=proxy.port).render_as_string(hide_password=False) + f"?options=-csearch_path%3D{schema}"
-        yield url, proxy
-    with admin.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    admin.dispose()
-
-
 @pytest.mark.postgres
 def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tmp_path, keys, clock, postgres_behind_a_proxy, caplog):
     import httpx

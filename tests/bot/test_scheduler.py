@@ -6,6 +6,7 @@ import secrets
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -260,3 +261,48 @@ def test_the_tick_runs_every_second_never_twice_at_once_and_late_rather_than_nev
         assert tick.coalesce is True and tick.max_instances == 1 and tick.misfire_grace_time is None
         # APScheduler runs in real time: the first tick is at once, never at the engine clock's moment
         assert before <= first <= datetime.now(UTC)
+
+
+def leads(process) -> bool:
+    """Whether a `utvag run` believes it runs the schedules: its last word on it in its log."""
+    said = [line for line in process.logs().splitlines() if "now runs the schedules" in line or "stepping down" in line]
+    return bool(said) and "now runs the schedules" in said[-1]
+
+
+@pytest.mark.postgres
+def test_after_a_postgresql_restart_two_processes_have_one_scheduler(tmp_path, keys, postgres_behind_a_proxy):
+    """Two `utvag run` on one PostgreSQL; the server "restarts" (every connection through the proxy is cut, new ones are
+    refused, then it is back). The old leader's lock died with its connection: it must step down, and afterwards
+    exactly one process runs the schedules."""
+    from bot.scheduler import LEADER_LOCK, lock_key_for
+    from tests.runner import UtvagProcess
+
+    assert lock_key_for("public") == LEADER_LOCK and lock_key_for("t_1") != lock_key_for("t_2")
+    url, proxy = postgres_behind_a_proxy
+    env = {**keys.env(), "UTVAG_DATABASE_URL": url}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def wait_until(predicate, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, [process.logs()[-2000:] for process in processes]
+            time.sleep(0.05)
+
+    with UtvagProcess(tmp_path / "a", env) as first:
+        processes = [first]
+        wait_until(lambda: leads(first))
+        with UtvagProcess(tmp_path / "b", env) as second:
+            processes.append(second)
+            assert not leads(second)
+            proxy.cut()
+            wait_until(lambda: "stepping down" in first.logs())  # its next tick found the lock gone with its session
+            proxy.restore()
+            wait_until(lambda: all(httpx.get(f"{process.url}/healthz").status_code == 200 for process in processes))
+            wait_until(lambda: sum(leads(process) for process in processes) == 1)
+            # Both tick every second on the wall clock (a subprocess has no clock to move): over the next three ticks
+            # the other process tries to be elected three times and must fail each time.
+            settled = time.monotonic() + 3 * TICK_SECONDS
+            while time.monotonic() < settled:
+                assert sum(leads(process) for process in processes) == 1
+                time.sleep(0.1)
