@@ -88,8 +88,11 @@ def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, cl
 
         first, second = asyncio.run(both())
         assert first.get("checkins_sent") == 5 and second == {}
-        one.shutdown()  # the leader goes away: the other takes over
-        assert two.elect() is True
+        one.shutdown()  # the leader goes away: the other takes over (once the server has ended its session)
+        deadline = time.monotonic() + 10
+        while not two.elect():
+            assert time.monotonic() < deadline, "the lock was not released"
+            time.sleep(0.02)
         assert asyncio.run(two.tick()).get("checkins_sent") == 0  # nothing is sent twice
     finally:
         one.shutdown()
