@@ -81,6 +81,8 @@ class Runtime:
                 whatsapp_template_variables=self.profile.whatsapp.variables,
             )  # fmt: skip
             self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
+        for name in self.channels:
+            self.health.channel_starting(name)  # /healthz says 503 until each has started: nobody is reached through it yet
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,

@@ -15,6 +15,7 @@ from storage.db import describe_error
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 3.0  # seconds: a monitor's request must not hang while the database server is away
+STARTING = "not started yet"
 PROBE_CACHE = 1.0  # seconds a probe's answer is reused, so a monitor polling hard cannot use up the worker threads
 
 
@@ -27,6 +28,9 @@ class Health:
         self._probe: asyncio.Task[str | None] | None = None
         self._probed: tuple[float, str | None] | None = None
 
+    def channel_starting(self, name: str) -> None:
+        self.channels[name] = STARTING
+
     def channel_up(self, name: str) -> None:
         self.channels[name] = None
 
@@ -35,7 +39,9 @@ class Health:
         self.failures[name] += 1
 
     def channel_ready(self, name: str) -> bool:
-        return self.channels.get(name) is None
+        """False only for a channel whose start failed (being tried again): one starting now may be sent through, as
+        its first messages wait for it anyway."""
+        return self.channels.get(name) in (None, STARTING)
 
     async def report(self) -> tuple[bool, dict[str, object]]:
         """(healthy, body). The body says what is down, not why: the reasons are in the log, not on a public URL."""
