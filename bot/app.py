@@ -56,6 +56,7 @@ class Runtime:
         self.db = self.database
         self.health = Health(self.db)
         self.channel_retry = (CHANNEL_RETRY_FIRST, CHANNEL_RETRY_MAX)
+        self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
         self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
         self.sessions = make_sessionmaker(self.db)
         self.profile = load_profile(self.settings.profile)
@@ -175,7 +176,7 @@ class Runtime:
 
     async def _keep_starting(self, channel: Channel, names: list[str]) -> None:
         first, most = self.channel_retry
-        tries, logged = 1, time.monotonic()
+        tries, logged = 1, self.monotonic()
         await asyncio.sleep(first)  # it has just failed; tenacity's first try is at once
         retrying = AsyncRetrying(wait=wait_exponential_jitter(multiplier=first, max=most, jitter=first),
                                  retry=retry_if_exception_type(Exception), sleep=asyncio.sleep, reraise=True)  # fmt: skip
@@ -187,8 +188,8 @@ class Runtime:
                 except Exception as exc:
                     for name in names:
                         self.health.channel_down(name, type(exc).__name__)
-                    if time.monotonic() - logged >= CHANNEL_LOG_EVERY:
-                        logged = time.monotonic()
+                    if self.monotonic() - logged >= CHANNEL_LOG_EVERY:
+                        logged = self.monotonic()
                         log.warning("%s still cannot start (%s, %s tries); trying again", "/".join(names), type(exc).__name__, tries)
                     raise
         for name in names:

@@ -229,6 +229,25 @@ def test_telegram_unreachable_at_start_is_retried_while_the_web_chat_serves(tmp_
     assert said[-1].startswith("telegram started after ") and len(said) == 2  # logged once, not at each of the tries
 
 
+def test_a_channel_still_down_is_logged_once_a_minute(tmp_path, keys, clock, caplog):
+    api = FakeBotAPI()
+    api.start()
+    api.stop()
+    bot = LiveBot(tmp_path, keys, api, clock)
+    bot.runtime.channel_retry = (0.02, 0.05)
+    minutes = [0.0]
+    bot.runtime.monotonic = lambda: minutes[0] * 60
+    with bot:
+        wait_until(lambda: bot.runtime.health.failures["telegram"] >= 3)
+        assert not [record for record in caplog.records if "still cannot start" in record.getMessage()]
+        minutes[0] = 1.0  # a minute on: the next failure is logged, with how many tries there have been
+        wait_until(lambda: any("still cannot start" in record.getMessage() for record in caplog.records))
+        tries = bot.runtime.health.failures["telegram"]
+        wait_until(lambda: bot.runtime.health.failures["telegram"] >= tries + 3)
+    still = [record.getMessage() for record in caplog.records if "still cannot start" in record.getMessage()]
+    assert len(still) == 1 and still[0].startswith("telegram still cannot start (NetworkError, ")
+
+
 @pytest.mark.postgres
 def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tmp_path, keys, clock, postgres_behind_a_proxy, caplog):
     import httpx
