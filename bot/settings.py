@@ -38,7 +38,7 @@ HOW_TO_FIX = {
 }
 # Characters each kind of value may hold: an error names the others it found (never the value, which may be a secret).
 ALLOWED = {
-    "secret_keys": r"[A-Za-z0-9_=,-]",
+    "secret_keys": r"[A-Za-z0-9_=, -]",  # "new, old" reads naturally; the spaces are dropped
     "pseudonym_key": r"[A-Za-z0-9_=-]",
     "telegram_token": r"[A-Za-z0-9_:-]",
     "telegram_webhook_secret": r"[A-Za-z0-9_-]",
