@@ -39,9 +39,20 @@ def describe_error(error: BaseException) -> str:
     return name
 
 
+# SQLite calls a missing table an OperationalError too; only these of its messages mean "not now".
+SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error", "database or disk is full")
+
+
 def is_outage(error: BaseException) -> bool:
     """The database cannot be reached now (as opposed to a query it refused): worth a "try again in a moment"."""
-    return isinstance(error, OUTAGE_ERRORS) or (isinstance(error, exc.DBAPIError) and error.connection_invalidated)
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OUTAGE_ERRORS):
+        return False
+    original = getattr(error, "orig", None)
+    if type(original).__module__ == "sqlite3":
+        return str(original).lower().startswith(SQLITE_OUTAGES)
+    return True
 
 
 def sqlite_path(url: str) -> Path | None:
