@@ -62,6 +62,8 @@ class Health:
             problem = await asyncio.wait_for(asyncio.shield(self._probe), PROBE_TIMEOUT)
         except TimeoutError:
             problem = f"no answer within {PROBE_TIMEOUT:.0f} s"
+        if problem is not None:
+            log.warning("health: the database does not answer (%s)", problem)  # the same again is counted, not printed
         self._probed = (self.monotonic(), problem)
         return problem
 
