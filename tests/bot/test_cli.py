@@ -171,8 +171,10 @@ def test_a_busy_port_stops_run_before_it_says_it_is_running(tmp_path, keys):
         env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/utvag.db", "UTVAG_HTTP_PORT": str(port)}
         result = utvag("run", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == f"utvag: UTVAG_HTTP_PORT: port {port} on 127.0.0.1 cannot be used (Address already in use): " \
-                            "stop the program that holds it or choose another port.\n"
+    assert (
+        result.stderr == f"utvag: UTVAG_HTTP_PORT: port {port} on 127.0.0.1 cannot be used (Address already in use): "
+        "stop the program that holds it or choose another port.\n"
+    )
 
 
 def test_keys_rotate_reports_progress_and_finishes(tmp_path, keys):
