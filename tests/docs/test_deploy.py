@@ -2,6 +2,8 @@
 proxy blocks' header rules in front of a running `utvag run`. The guide quotes these files whole, so it cannot drift."""
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -176,3 +178,14 @@ def test_utvag_run_from_the_guides_files_serves_people_through_the_proxy(tmp_pat
         logs = process.logs()
     assert "webchat: refused a send from origin https://evil.example (expected https://chat.example.se)" in logs
     assert "hemligt" not in logs and "hej från webben" not in logs
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_the_unit(tmp_path):
+    """systemd's own check of the unit (unknown keys, bad values); ExecStart points at this checkout's `utvag`."""
+    from tests.runner import UTVAG
+
+    unit_file = tmp_path / "utvag.service"
+    unit_file.write_text((DEPLOY / "utvag.service").read_text().replace("/opt/utvag/.venv/bin/utvag", UTVAG))
+    checked = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and checked.stderr.strip() == "", checked.stderr
