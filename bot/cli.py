@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="utvag", description="Utväg: a way out. Anonymous chat for SIG.")
     parser.add_argument("--version", action="version", version=f"utvag {_version()}")
     parser.add_argument("--env-file", action="append", type=Path, metavar="PATH",
-                        help="read settings from this file, as the service's EnvironmentFile= does (default: $UTVAG_ENV_FILE); "
-                             "may be given twice, later files win, the environment wins over both")  # fmt: skip
+                        help="read settings from this file, as the service's EnvironmentFile= does (default: $UTVAG_ENV_FILE, "
+                             "several separated by :); may be given twice, later files win, the environment wins over both")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run everything configured")
     demo = commands.add_parser("demo", help="run with no tokens: web chat on 127.0.0.1, SQLite, generated keys")
