@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import Engine as Database
 from sqlalchemy.orm import Session
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from bot.channels.base import Accepted, Channel, InboundMessage
 from bot.channels.telegram import TelegramChannel
@@ -20,9 +24,10 @@ from bot.clock import Clock, SystemClock
 from bot.dashboard.web import Dashboard
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
+from bot.health import Health
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.web import build_app, make_server
+from bot.web import bind_socket, build_app, make_server
 from handlers.alerts import alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
@@ -32,21 +37,33 @@ from storage.db import make_engine, make_sessionmaker, upgrade
 
 log = logging.getLogger(__name__)
 WORKER_THREADS = 12
+CHANNEL_RETRY_FIRST = 1.0  # seconds before a channel that could not start is tried again; doubling from there
+CHANNEL_RETRY_MAX = 60.0  # and never more than this apart
+CHANNEL_LOG_EVERY = 60.0  # a channel still down is logged once a minute, not at every try
 
 
 @dataclass
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    database: Database | None = None  # opened and migrated by the caller (`utvag run` checks it first); else here
 
     def __post_init__(self) -> None:
         use_keyring(self.settings.keyring())
-        self.db = make_engine(self.settings.database_url)
-        upgrade(self.db)
+        if self.database is None:
+            self.database = make_engine(self.settings.database_url)
+            upgrade(self.database)
+        self.db = self.database
+        self.health = Health(self.db)
+        self.channel_retry = (CHANNEL_RETRY_FIRST, CHANNEL_RETRY_MAX)
+        self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
+        self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
         self.sessions = make_sessionmaker(self.db)
         self.profile = load_profile(self.settings.profile)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
-        self.channels: dict[str, Channel] = {"webchat": WebChatChannel(self.sessions, secure_cookie=self._https())}
+        self.channels: dict[str, Channel] = {
+            "webchat": WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url)
+        }
         settings = self.settings
         if settings.telegram_token:
             self.channels["telegram"] = TelegramChannel(
@@ -65,10 +82,13 @@ class Runtime:
                 whatsapp_template_variables=self.profile.whatsapp.variables,
             )  # fmt: skip
             self.channels.update(dict.fromkeys(twilio.names, twilio))  # one adapter, registered as "sms" and/or "whatsapp"
+        for name in self.channels:
+            self.health.channel_starting(name)  # /healthz says 503 until each has started: nobody is reached through it yet
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
-                                     on_failed=self._undelivered, catalogue=self.engine.catalogue)  # fmt: skip
+                                     on_failed=self._undelivered, catalogue=self.engine.catalogue,
+                                     ready=self.health.channel_ready)  # fmt: skip
         self._inbound = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -135,7 +155,51 @@ class Runtime:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
 
-    async def run(self) -> None:
+    def _names(self, channel: Channel) -> list[str]:
+        return [name for name, registered in self.channels.items() if registered is channel]
+
+    async def start_channel(self, channel: Channel) -> None:
+        """Start a channel; when its provider cannot be reached, keep trying in the background with backoff while the
+        web chat, the dashboard and the other channels serve. Its names show as unavailable on /healthz meanwhile."""
+        names = self._names(channel)
+        try:
+            await channel.start(self.accept)
+            for name in names:
+                self.health.channel_up(name)
+        except Exception as exc:
+            for name in names:
+                self.health.channel_down(name, type(exc).__name__)
+            # The class only: a provider's error text can carry the token (PTB's InvalidToken quotes it).
+            log.warning("%s cannot start (%s); the rest serves, and it is tried again in the background",
+                        "/".join(names), type(exc).__name__)  # fmt: skip
+            self._starting.append(asyncio.create_task(self._keep_starting(channel, names), name=f"start-{names[0]}"))
+
+    async def _keep_starting(self, channel: Channel, names: list[str]) -> None:
+        first, most = self.channel_retry
+        tries, logged = 1, self.monotonic()
+        await asyncio.sleep(first)  # it has just failed; tenacity's first try is at once
+        retrying = AsyncRetrying(wait=wait_exponential_jitter(multiplier=first, max=most, jitter=first),
+                                 retry=retry_if_exception_type(Exception), sleep=asyncio.sleep, reraise=True)  # fmt: skip
+        async for attempt in retrying:
+            with attempt:
+                tries += 1
+                try:
+                    await channel.start(self.accept)
+                except Exception as exc:
+                    for name in names:
+                        self.health.channel_down(name, type(exc).__name__)
+                    if self.monotonic() - logged >= CHANNEL_LOG_EVERY:
+                        logged = self.monotonic()
+                        log.warning("%s still cannot start (%s, %s tries); trying again", "/".join(names), type(exc).__name__, tries)
+                    raise
+        for name in names:
+            self.health.channel_up(name)
+        log.info("%s started after %s tries", "/".join(names), tries)
+        self.wake_dispatcher()
+
+    async def run(self, sock: socket.socket | None = None) -> None:
+        # Bound first: a busy port stops here, before any channel or the scheduler starts or "running" is said.
+        sock = sock or bind_socket(self.settings.http_host, self.settings.http_port)
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         # Every database call runs in a worker thread (asyncio.to_thread). The default pool has cores + 4 threads,
         # 6 here, shared by the engine, 32 send slots and the scheduler; WORKER_THREADS stays below the
@@ -147,30 +211,37 @@ class Runtime:
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
-        server = make_server(build_app(routes), self.settings.http_host, self.settings.http_port)
+        server = make_server(build_app(routes, self.health.report), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
             asyncio.create_task(self.dispatcher.run(lane=1), name="dispatch-bulk"),
-            asyncio.create_task(server.serve(), name="web"),
+            asyncio.create_task(server.serve(sockets=[sock]), name="web"),
         ]
         self.scheduler.start()
         self.warn_about_configuration()
-        started: list[Channel] = []
         try:
             for channel in channels:
-                await channel.start(self.accept)
-                started.append(channel)
+                await self.start_channel(channel)
+            while not server.started:  # "running" only once the port answers
+                if tasks[-1].done():
+                    break
+                await asyncio.sleep(0.01)
             self.started.set()
-            log.info("utvag is running on http://%s:%s", self.settings.http_host, self.settings.http_port)
+            if server.started:
+                log.info("utvag is running on http://%s:%s", self.settings.http_host, self.settings.http_port)
             done, _ = await asyncio.wait([*tasks, asyncio.create_task(self._stop.wait())], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
             server.should_exit = True
-            for channel in reversed(started):
-                await channel.stop()
+            for starting in self._starting:
+                starting.cancel()
+            await asyncio.gather(*self._starting, return_exceptions=True)
+            for channel in reversed(channels):
+                if self.health.channel_ready(self._names(channel)[0]):  # a channel that never started has nothing to stop
+                    await channel.stop()
             for task in tasks:
                 if task.get_name() != "web":
                     task.cancel()

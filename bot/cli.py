@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import socket
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bot import envfile
 from bot.settings import VAR, Settings, SettingsError, load_settings
 from handlers.profile import ProfileError
 from storage.crypto import new_pseudonym_key, new_secret_key
+from storage.db import DatabaseMissing
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEMO_KEYS = VAR / "demo-keys.env"
 DEMO_STAFF = VAR / "demo-staff.txt"
@@ -18,15 +27,21 @@ DEMO_STAFF = VAR / "demo-staff.txt"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="utvag", description="Utväg: a way out. Anonymous chat for SIG.")
+    parser.add_argument("--version", action="version", version=f"utvag {_version()}")
+    parser.add_argument("--env-file", action="append", type=Path, metavar="PATH",
+                        help="read settings from this file, as the service's EnvironmentFile= does (default: $UTVAG_ENV_FILE, "
+                             "several separated by :); may be given twice, later files win, the environment wins over both")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run everything configured")
     demo = commands.add_parser("demo", help="run with no tokens: web chat on 127.0.0.1, SQLite, generated keys")
     demo.add_argument("--port", type=int, default=None)
     demo.add_argument("--sample-data", action="store_true", help="fill the queue with a few made-up cases, through the real engine")
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply migrations")
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("--create", action="store_true", help="make a new SQLite file when there is none (PostgreSQL: see the guide)")
     keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("new", help="print fresh keys")
+    new = keys.add_parser("new", help="print fresh keys, or write them to a new file readable by you alone")
+    new.add_argument("--out", type=Path, help="write to this new file (mode 0600) instead of printing")
     keys.add_parser("rotate", help="re-encrypt every row under the newest key")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="register a staff member")
@@ -56,12 +71,60 @@ def main(argv: list[str] | None = None) -> int:
                         help="a labelled corpus (tests/handlers/triage_corpus.tsv): recall per category and false alarms")  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        envfile.load(args.env_file or [Path(path) for path in os.environ.get("UTVAG_ENV_FILE", "").split(":") if path])
         return COMMANDS[args.command](args)
-    except (SettingsError, ProfileError) as exc:
+    except (SettingsError, ProfileError, envfile.EnvFileError) as exc:
         print(f"utvag: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseMissing as exc:
+        print(f"utvag: {exc} (UTVAG_DATABASE_URL): point UTVAG_DATABASE_URL at the service's database, for example with "
+              "--env-file /etc/utvag/utvag.env, or make a new one with `utvag db upgrade --create`.", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _version() -> str:
+    try:
+        return version("utvag")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def open_database(url: str, *, create: bool) -> Engine:
+    """A migrated engine, or a SettingsError naming UTVAG_DATABASE_URL when it cannot be opened (no secret printed)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.db import describe_error, make_engine, upgrade
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        engine = make_engine(url, create=create)
+        upgrade(engine)
+    except DatabaseMissing:
+        raise
+    except OSError as exc:
+        raise SettingsError(f"UTVAG_DATABASE_URL points to {shown}, where no database file can be made ({exc.strerror}): "
+                            "give a path in a folder the service's user may write to, such as /var/lib/utvag.") from None  # fmt: skip
+    except SQLAlchemyError as exc:
+        raise SettingsError(f"UTVAG_DATABASE_URL ({shown}) cannot be used ({describe_error(exc)}): check that the server runs "
+                            "and that the URL's host, port, user and database are right.") from None  # fmt: skip
+    return engine
+
+
+def bind(settings: Settings) -> socket.socket:
+    """The web server's socket, bound before anything else starts, so a busy port stops `run` with one line."""
+    from bot.web import bind_socket
+
+    try:
+        return bind_socket(settings.http_host, settings.http_port)
+    except socket.gaierror:
+        raise SettingsError(f"UTVAG_HTTP_HOST ({settings.http_host}) is not an address of this machine: "
+                            "give 127.0.0.1 behind a proxy on the same machine.") from None  # fmt: skip
+    except OSError as exc:
+        raise SettingsError(f"UTVAG_HTTP_PORT: port {settings.http_port} on {settings.http_host} cannot be used ({exc.strerror}): "
+                            "stop the program that holds it or choose another port.") from None  # fmt: skip
 
 
 def run(_args: argparse.Namespace) -> int:
@@ -81,24 +144,35 @@ def demo(args: argparse.Namespace) -> int:
     from bot.dashboard.demo import add_sample_cases, demo_staff
     from bot.logs import setup_logging
 
+    sock = bind(settings)
+    database = open_database(settings.database_url, create=True)
     setup_logging()
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, database=database)
     name, password = demo_staff(runtime.sessions, DEMO_STAFF, runtime.clock.now())
     if args.sample_data:
         print(f"Sample data: {add_sample_cases(runtime)} new messages from made-up visitors.", flush=True)
     base = f"http://{settings.http_host}:{settings.http_port}"
     print(f"Utväg demo: open {base}/chat to chat (Ctrl+C stops).", flush=True)
     print(f"Staff dashboard: {base}/staff  name: {name}  password: {password}  (kept in {DEMO_STAFF}, mode 0600)", flush=True)
-    asyncio.run(runtime.run())
+    asyncio.run(runtime.run(sock))
     return 0
 
 
 def _serve(settings: Settings) -> int:
     from bot.app import Runtime
     from bot.logs import setup_logging
+    from storage.db import sqlite_path
 
+    # Everything an operator can get wrong is tried before the first log line: the port, then the database.
+    sock = bind(settings)
+    path = sqlite_path(settings.database_url)
+    new = path is not None and not path.exists()
+    database = open_database(settings.database_url, create=True)
     setup_logging()
-    asyncio.run(Runtime(settings).run())
+    if new and path is not None:
+        logging.getLogger(__name__).warning("made a new, empty SQLite database at %s; if the service has one elsewhere, "
+                                            "set UTVAG_DATABASE_URL to it", path.resolve())  # fmt: skip
+    asyncio.run(Runtime(settings, database=database).run(sock))
     return 0
 
 
@@ -114,33 +188,54 @@ def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
 
 
 def db_command(args: argparse.Namespace) -> int:
-    from storage.db import make_engine, upgrade
+    from sqlalchemy.engine import make_url
 
-    upgrade(make_engine(load_settings().database_url))
-    print("The database is up to date.")
+    from storage.db import sqlite_path
+
+    url = load_settings().database_url
+    path = sqlite_path(url)
+    new = path is not None and not path.exists()
+    open_database(url, create=args.create).dispose()
+    shown = path.resolve() if path is not None else make_url(url).render_as_string(hide_password=True)
+    print(f"Made a new database at {shown}; it is up to date." if new else f"The database at {shown} is up to date.")
     return 0
 
 
 def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "new":
-        print(f"UTVAG_SECRET_KEYS={new_secret_key()}")
-        print(f"UTVAG_PSEUDONYM_KEY={new_pseudonym_key()}")
+        keys = f"UTVAG_SECRET_KEYS={new_secret_key()}\nUTVAG_PSEUDONYM_KEY={new_pseudonym_key()}\n"
+        if args.out:
+            write_private(args.out, keys)
+            print(f"Wrote new keys to {args.out} (mode 0600). Keep a copy in the unit's key safe.")
+        else:
+            print(keys, end="")
         print("# To rotate: put the new secret key first, keep the old ones after it, run `utvag keys rotate`,", file=sys.stderr)
         print("# then remove the old keys. Never change UTVAG_PSEUDONYM_KEY: people are found by it.", file=sys.stderr)
         return 0
     return rotate_keys()
 
 
+def write_private(path: Path, text: str) -> None:
+    """A new file readable and writable by its owner alone, whatever the umask; never over an existing one."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SettingsError(f"{path} exists already: keys are never overwritten; choose a new file or move the old one away.") from None
+    except OSError as exc:
+        raise SettingsError(f"{path} cannot be written ({exc.strerror}): check the folder and that you may write there.") from None
+    os.fchmod(descriptor, 0o600)  # O_CREAT's mode passes through the umask, which can only take bits away; be sure
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
 def rotate_keys() -> int:
     from tqdm import tqdm
 
-    from storage.db import make_engine, upgrade
     from storage.rotation import count_rows, rotate_all
 
     settings = load_settings()
     keyring = settings.keyring()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    engine = open_database(settings.database_url, create=False)
     with tqdm(total=count_rows(engine), unit="row", desc="re-encrypting") as bar:
         changed = rotate_all(engine, keyring, bar.update)
     print(f"{changed} rows re-encrypted under the newest key. You may now remove the old keys.")
@@ -182,13 +277,11 @@ def _evaluate(path: Path) -> int:
 
 def _database():  # type: ignore[no-untyped-def]
     from storage.crypto import use_keyring
-    from storage.db import make_engine, make_sessionmaker, upgrade
+    from storage.db import make_sessionmaker
 
     settings = load_settings()
     use_keyring(settings.keyring())
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    return make_sessionmaker(engine)
+    return make_sessionmaker(open_database(settings.database_url, create=False))
 
 
 def staff_command(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ STALE_AFTER = timedelta(seconds=120)  # far above any provider request timeout
 BATCH = 100
 SEND_CONCURRENCY = 16
 SWEEP_EVERY = 5.0  # seconds between looks for rows a dead process left `sending`
+NOT_STARTED_WAIT = 5.0  # seconds a message for a channel that has not started yet waits before it is looked at again
 # When staff posts pile up they go out together, as one post: Telegram takes about 20 posts a minute in a group,
 # so a busy hour's alerts would otherwise wait minutes for their turn. Telegram takes 4096 characters and 100
 # buttons a message; these stay under both.
@@ -102,6 +103,7 @@ class Dispatcher:
         staff_chat_id: int | None = None,
         on_failed: Callable[[Session, int, str], None] | None = None,
         catalogue: Catalogue | None = None,
+        ready: Callable[[str], bool] = lambda _channel: True,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
@@ -110,6 +112,7 @@ class Dispatcher:
         self.staff_chat_id = staff_chat_id
         self.on_failed = on_failed  # told, in the same transaction, of each message that failed or may have
         self.catalogue = catalogue  # for the header of a busy minute's joined staff post
+        self.ready = ready  # False for a channel that could not start yet: its messages wait, their attempts uncounted
         self.wake = _Wake()
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
@@ -263,6 +266,9 @@ class Dispatcher:
             # Not configured here: say so instead of waiting forever.
             await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
             return 0
+        if not self.ready(item.channel):
+            await asyncio.to_thread(self._retry_later, [item.id], f"{item.channel} has not started yet", NOT_STARTED_WAIT, False)
+            return None
         # Wait for the provider's pace before the row is marked `sending`: a crash while waiting then leaves it
         # `pending` (sent later, once) instead of `uncertain` (never sent).
         try:
@@ -282,6 +288,9 @@ class Dispatcher:
             # Staff alerts with no staff group, say: the operator was warned at start-up; don't wait forever.
             await asyncio.to_thread(self._give_up, [item.id], f"{item.channel} is not configured")
             return 0
+        if not self.ready(item.channel):
+            await asyncio.to_thread(self._retry_later, [item.id], f"{item.channel} has not started yet", NOT_STARTED_WAIT, False)
+            return None
         if not await asyncio.to_thread(self._pending, item.id):
             return 0  # already went out, joined to an earlier post
         turn = Outbound(item.channel, str(self.staff_chat_id), "", lane=item.lane)

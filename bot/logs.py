@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import traceback
+from collections.abc import Callable
+
+from storage.db import describe_error
 
 # Phone numbers in any common form, chat ids, and bot tokens (`123456:ABC…`). Message texts are never
 # passed to a logger in the first place; this filter catches what libraries print about requests.
@@ -33,9 +37,44 @@ class RedactingFilter(logging.Filter):
             # An exception's message can quote what a person wrote or where they wrote from (a KeyError of their
             # text, a provider's error naming the number): keep where it happened and the type, never the message.
             _, error, trace = record.exc_info
+            # A database error's reason (refused, terminated, locked) is kept: describe_error takes only what names no row.
             lines = traceback.format_tb(trace)
-            record.exc_text = redact("Traceback (most recent call last):\n" + "".join(lines) + type(error).__qualname__)
+            record.exc_text = redact("Traceback (most recent call last):\n" + "".join(lines) + _error_line(error))
             record.exc_info = None
+        return True
+
+
+def _error_line(error: BaseException) -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(error, SQLAlchemyError):
+        return f"{type(error).__qualname__} ({describe_error(error)})"
+    return type(error).__qualname__
+
+
+class RepeatFilter(logging.Filter):
+    """The same warning or error again within a minute is counted, not printed; the next one after the minute says how
+    many there were. A database outage then costs a line a minute per kind of failure, not hundreds a second."""
+
+    def __init__(self, window: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window, self.monotonic = window, monotonic
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # key -> (printed at, repeats held back since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage() + "\n" + (record.exc_text or ""))
+        now = self.monotonic()
+        printed = self._seen.get(key)
+        if printed is not None and now - printed[0] < self.window:
+            self._seen[key] = (printed[0], printed[1] + 1)
+            return False
+        if printed is not None and printed[1]:
+            record.msg, record.args = f"{record.getMessage()} (and {printed[1]} more like it in the last {now - printed[0]:.0f} s)", None
+        if len(self._seen) > 1000:  # many different messages: forget the oldest rather than grow
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[key] = (now, 0)
         return True
 
 
@@ -49,6 +88,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(RepeatFilter())  # after redaction, so messages differing only in a masked number count as one
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine, text
 
 from bot.engine import Engine as ConversationEngine
+from storage.db import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,8 @@ LEADER_LOCK = 0x7574_7661  # "utva": the PostgreSQL advisory lock that elects th
 
 class Scheduler:
     def __init__(self, engine: ConversationEngine, database: Engine, *, escalate_after: timedelta, oncall_phone: str | None,
-                 on_work: Callable[[], None]) -> None:  # fmt: skip
-        self.engine, self.database = engine, database
+                 on_work: Callable[[], None], lock_key: int | None = None) -> None:  # fmt: skip
+        self.engine, self.database, self.lock_key = engine, database, lock_key
         self.escalate_after, self.oncall_phone, self.on_work = escalate_after, oncall_phone, on_work
         self.aps = AsyncIOScheduler(timezone="UTC")
         self._lock_connection: Connection | None = None
@@ -52,10 +54,16 @@ class Scheduler:
     def shutdown(self) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=False)
+        self._release()
+
+    def _release(self) -> None:
         if self._lock_connection is not None:
             # Closing the DBAPI connection (not just returning it to the pool) releases the advisory lock.
-            self._lock_connection.invalidate()
-            self._lock_connection.close()
+            try:
+                self._lock_connection.invalidate()
+                self._lock_connection.close()
+            except Exception as exc:  # a connection the server already closed
+                log.debug("closing the lock connection: %s", describe_error(exc))
             self._lock_connection = None
 
     async def tick(self) -> dict[str, int]:
@@ -95,15 +103,56 @@ class Scheduler:
             return self.engine.scheduled_work(self.escalate_after, self.oncall_phone)
 
     def elect(self) -> bool:
-        """On PostgreSQL, hold an advisory lock on a connection of our own for as long as we live."""
-        if self.database.dialect.name != "postgresql" or self._lock_connection is not None:
+        """On PostgreSQL, hold an advisory lock on a connection of our own for as long as we live.
+
+        The lock lives as long as that connection's session: a PostgreSQL restart, a terminated backend or a network cut
+        ends it, and another process may take it at once. So a leader checks before every tick that its session still
+        holds it; when not, it steps down and competes again like any other process."""
+        if self.database.dialect.name != "postgresql":
             return True
+        if self._lock_connection is not None:
+            if self._still_holds():
+                return True
+            self._release()
+            self.leader = False
         connection = self.database.connect()
-        won = bool(connection.execute(text("select pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK}).scalar())
-        connection.commit()
+        try:
+            if self.lock_key is None:
+                self.lock_key = lock_key_for(connection.execute(text("select current_schema()")).scalar())
+            won = bool(connection.execute(text("select pg_try_advisory_lock(:key)"), {"key": self.lock_key}).scalar())
+            connection.commit()
+        except Exception:
+            connection.invalidate()
+            connection.close()
+            raise
         if won:
             self._lock_connection, self.leader = connection, True
             log.info("this process now runs the schedules")
         else:
             connection.close()
         return won
+
+    def _still_holds(self) -> bool:
+        """Whether our lock connection's session holds the lock now (pg_locks shows a bigint key as classid and objid)."""
+        assert self._lock_connection is not None and self.lock_key is not None
+        try:
+            held = self._lock_connection.execute(
+                text("select exists(select 1 from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and granted"
+                     " and classid = :high and objid = :low and objsubid = 1)"),
+                {"high": (self.lock_key >> 32) & 0xFFFFFFFF, "low": self.lock_key & 0xFFFFFFFF},
+            ).scalar()  # fmt: skip
+            self._lock_connection.commit()
+        except Exception as exc:
+            log.warning("lost the connection that holds the scheduling lock (%s): stepping down", describe_error(exc))
+            return False
+        if not held:
+            log.warning("this process no longer holds the scheduling lock: stepping down")
+        return bool(held)
+
+
+def lock_key_for(schema: str | None) -> int:
+    """The election's lock key: LEADER_LOCK for a deployment in the `public` schema, one of its own for each other schema
+    (advisory locks are per database, and deployments in two schemas of one database must not elect each other)."""
+    if schema in (None, "public"):
+        return LEADER_LOCK
+    return (zlib.crc32(schema.encode()) & 0x7FFF_FFFF) << 32 | LEADER_LOCK

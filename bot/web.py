@@ -3,25 +3,82 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Sequence
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from urllib.parse import urlsplit
 
 import uvicorn
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from storage.db import describe_error, is_outage
 
-async def health(_request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+log = logging.getLogger(__name__)
+# What a page shows while the database is away (a restart takes seconds): the request can simply be tried again.
+TRY_AGAIN = "Vi kan inte ta emot det just nu. Försök igen om en stund. / We cannot take this right now. Try again in a moment."
+RETRY_AFTER_SECONDS = 5
+
+
+HealthReport = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
+
+
+async def _always_healthy() -> tuple[bool, dict[str, object]]:
+    return True, {"status": "ok"}
 
 
 async def home(_request: Request) -> Response:
     return RedirectResponse("/chat", status_code=302)
 
 
-def build_app(routes: Sequence[BaseRoute]) -> Starlette:
-    return Starlette(routes=[Route("/", home), Route("/healthz", health), *routes])
+def build_app(routes: Sequence[BaseRoute], health: HealthReport = _always_healthy) -> Starlette:
+    async def healthz(_request: Request) -> Response:
+        # 503 when people cannot be reached (the database is away, a channel is down): monitors and load balancers act on it.
+        healthy, body = await health()
+        return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+
+    return Starlette(routes=[Route("/", home), Route("/healthz", healthz), *routes],
+                     exception_handlers={DBAPIError: database_away, PoolTimeout: database_away})  # fmt: skip
+
+
+async def database_away(request: Request, error: Exception) -> Response:
+    """A request that met a database outage: 503 and "try again in a moment" rather than a 500, logged without content."""
+    if not is_outage(error):
+        raise error  # a refused query is a bug: Starlette answers 500 and logs it
+    log.warning("database unavailable (%s): answered %s %s with 503", describe_error(error), request.method, request.url.path)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    return JSONResponse({"error": TRY_AGAIN}, status_code=503, headers=headers)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port], lower-cased, the default port left out, as a browser writes an Origin header."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket for the web server, bound now, so a busy port is known before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 class Server(uvicorn.Server):

@@ -7,26 +7,77 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+CONNECT_TIMEOUT_SECONDS = 5  # a server that is away answers no sooner; a health check must not hang for the OS's 2 minutes
+# Errors whose driver message says why the database is away (refused, terminated, no space): kept in logs. Others
+# (IntegrityError, DataError) can quote a row's values in their message, so only their class is logged.
+OUTAGE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+class DatabaseMissing(Exception):
+    """A command that must not make a database found none where the settings point."""
+
+
+def describe_error(error: BaseException) -> str:
+    """A database error as one line that carries no personal data: the driver's class and, for an outage, its reason.
+
+    A psycopg connection failure reads `connection failed: connection to server at "127.0.0.1", port 5432 failed:
+    Connection refused`; `terminating connection due to administrator command`; SQLite's `database is locked` or
+    `unable to open database file`. They name the server and the fault, never a row."""
+    original = getattr(error, "orig", None) or error
+    name = type(original).__name__
+    if isinstance(error, OUTAGE_ERRORS) or isinstance(original, OSError):
+        lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+        reason = " ".join(lines[:2])[:240]
+        return f"{name}: {reason}" if reason else name
+    return name
+
+
+# SQLite calls a missing table an OperationalError too; only these of its messages mean "not now".
+SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error", "database or disk is full")
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database cannot be reached now (as opposed to a query it refused): worth a "try again in a moment"."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OUTAGE_ERRORS):
+        return False
+    original = getattr(error, "orig", None)
+    if type(original).__module__ == "sqlite3":
+        return str(original).lower().startswith(SQLITE_OUTAGES)
+    return True
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
+    """An engine for the URL. With `create=False` a SQLite file that does not exist is an error, not a new database."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and not create and not path.exists():
+            raise DatabaseMissing(f"there is no database at {path.resolve()}")
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FrozenClock
@@ -20,6 +21,7 @@ from handlers.profile import load_profile
 from storage.crypto import Keyring, new_pseudonym_key, new_secret_key, use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 from tests import runner
+from tests.fakes.tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("UTVAG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # CI sets this so a missing server fails the run instead of skipping the PostgreSQL half.
@@ -124,3 +126,22 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def engine(db: Database, clock: FrozenClock) -> ConversationEngine:
     return ConversationEngine(db.sessions, clock, Catalogue.load(), load_profile())
+
+
+@pytest.fixture
+def postgres_behind_a_proxy() -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh schema on the test PostgreSQL, reached through a TCP proxy this test can cut like a server restart."""
+    reason = postgres_available()
+    if reason:
+        (pytest.fail if REQUIRE_POSTGRES else pytest.skip)(reason)
+    target = make_url(POSTGRES_URL)
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"create schema {schema}"))
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        url = target.set(port=proxy.port).render_as_string(hide_password=False) + f"?options=-csearch_path%3D{schema}"
+        yield url, proxy
+    with admin.begin() as connection:
+        connection.execute(text(f"drop schema {schema} cascade"))
+    admin.dispose()

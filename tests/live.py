@@ -25,11 +25,11 @@ class LiveBot:
         require_e2e_mark()
         # Real time runs on (so retries fall due) from the test's start; tick() jumps ahead.
         self.api, self.clock = api, SteppingClock(clock.now())
-        self.settings = load_settings(
-            secret_keys=keys.secret, pseudonym_key=keys.pseudonym, database_url=f"sqlite:///{tmp_path}/live.db",
-            telegram_token=api.token, telegram_api_url=api.base_url, telegram_poll_timeout=1, staff_chat_id=STAFF_CHAT,
-            http_port=free_port(), **settings,
-        )  # fmt: skip
+        self.settings = load_settings(**{
+            "secret_keys": keys.secret, "pseudonym_key": keys.pseudonym, "database_url": f"sqlite:///{tmp_path}/live.db",
+            "telegram_token": api.token, "telegram_api_url": api.base_url, "telegram_poll_timeout": 1, "staff_chat_id": STAFF_CHAT,
+            "http_port": free_port(), **settings,
+        })  # fmt: skip
         self.runtime = Runtime(self.settings, self.clock)
         if digest_posted:
             local_day = clock.now().astimezone(self.runtime.profile.office_hours.zone).date().isoformat()

@@ -43,6 +43,7 @@ from bot.channels.base import (
 )
 from handlers.desk import StaffAction
 from handlers.turn import Inbound
+from storage.db import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class TelegramChannel:
             except Exception as exc:
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
-                log.warning("telegram: polling failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+                log.warning("telegram: polling failed (%s); retrying in %.1f s", describe_error(exc), delay)
                 await asyncio.sleep(delay)
 
     async def _webhook(self, request: Request) -> Response:

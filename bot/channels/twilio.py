@@ -39,6 +39,7 @@ from bot.channels.pacing import Admission, FloodGuard, Pacer, SenderBusy
 from bot.channels.sms import render_sms, segments
 from handlers.turn import Inbound
 from storage.contacts import canonical_address, find_identity
+from storage.db import describe_error
 from storage.models import Contact, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ class TwilioChannel:
             accepted = await self._accept(inbound)
         except Exception as exc:
             # 500 makes Twilio deliver it again; the type alone, as an exception text can quote parameters.
-            log.error("twilio: storing an inbound message failed (%s); Twilio will retry", type(exc).__name__)
+            log.error("twilio: storing an inbound message failed (%s); Twilio will retry", describe_error(exc))
             return PlainTextResponse("try again", status_code=500)
         if not accepted.duplicate:
             episode = self.flood_guard.hit(self._flood_id(inbound.address))

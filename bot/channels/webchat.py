@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import uuid
@@ -14,9 +15,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound
+from bot.web import origin_of
 from handlers.turn import Inbound
 from storage.contacts import find_identity
 from storage.transcript import delivered_lines
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "webchat_static"
 STATIC_FILES = {"chat.js": "text/javascript", "chat.css": "text/css"}
@@ -44,8 +48,11 @@ TOO_LONG = {
 class WebChatChannel:
     name = "webchat"
 
-    def __init__(self, sessions: sessionmaker[Session], *, secure_cookie: bool = False) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, secure_cookie: bool = False, public_url: str | None = None) -> None:
         self.sessions = sessions
+        # Behind a proxy the Host header is the proxy's upstream (127.0.0.1:8080), never what the browser saw: with a
+        # public URL, a send's Origin is compared with it.
+        self.origin = origin_of(public_url) if public_url else None
         self.secure_cookie = secure_cookie
         self.cookie = "__Host-utvag_chat" if secure_cookie else "utvag_chat"
         self._accept: Accept | None = None
@@ -121,7 +128,12 @@ class WebChatChannel:
         return JSONResponse({"messages": payload, "poll_ms": POLL_MS}, headers=SECURITY_HEADERS)
 
     async def _send(self, request: Request) -> Response:
-        if not request.headers.get("content-type", "").startswith("application/json") or not _same_origin(request):
+        if not self._sameorigin_of(request):
+            # Without the content: a refusal says that it happened and from where, never what was written.
+            log.warning("webchat: refused a send from origin %s (expected %s)", origin_of(request.headers["origin"])[:100],
+                        self.origin or "the Host header's")  # fmt: skip
+            return JSONResponse({"error": "Sidan kunde inte skicka meddelandet. Ladda om sidan."}, status_code=400)
+        if not request.headers.get("content-type", "").startswith("application/json"):
             return JSONResponse({"error": "Sidan kunde inte skicka meddelandet. Ladda om sidan."}, status_code=400)
         visitor = self._visitor(request)
         if not visitor:
@@ -163,8 +175,11 @@ class WebChatChannel:
         )
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # old browsers send none on same-origin POSTs; SameSite=Strict still guards the cookie
-    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+    def _sameorigin_of(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True  # old browsers send none on same-origin POSTs; SameSite=Strict still guards the cookie
+        if self.origin is not None:
+            return origin_of(origin) == self.origin
+        return origin.split("://", 1)[-1] == request.headers.get("host", "")
+

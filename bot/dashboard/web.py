@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from bot.dashboard import auth
 from bot.dashboard.actions import CASE_ACTIONS, WORKSPACE_ACTIONS, WebDesk
 from bot.dashboard.auth import Viewer
+from bot.web import origin_of
 from handlers import desk as desks
 from handlers.desk import OUTCOMES, humanise
 from handlers.triage import NORMAL, assess
@@ -94,6 +95,7 @@ class Dashboard:
         self.catalogue = runtime.engine.catalogue
         self.profile = runtime.profile
         public_url = runtime.settings.public_url or ""
+        self.origin = origin_of(public_url) if public_url else None  # behind a proxy, Host is not what the browser saw
         self.secure = public_url.startswith("https://")
         prefix = "__Host-" if self.secure else ""
         self.cookie, self.login_cookie = f"{prefix}utvag_staff", f"{prefix}utvag_staff_login"
@@ -126,7 +128,7 @@ class Dashboard:
             try:
                 form = FormData()
                 if request.method == "POST":
-                    if not _same_origin(request):
+                    if not _same_origin(request, self.origin):
                         raise Refusal(403, *CROSS_SITE)
                     form = await _read_form(request)
                 if public:
@@ -444,14 +446,17 @@ async def _read_form(request: Request) -> FormData:
     return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100))
 
 
-def _same_origin(request: Request) -> bool:
-    """A first line against cross-site posts; SameSite=Strict and the CSRF token are the others."""
+def _same_origin(request: Request, expected: str | None = None) -> bool:
+    """A first line against cross-site posts; SameSite=Strict and the CSRF token are the others. `expected` is the
+    public URL's origin, when set: behind a proxy the Host header names the upstream, not the site."""
     site = request.headers.get("sec-fetch-site")
     if site is not None:  # modern browsers say where a request comes from
         return site == "same-origin"
     origin = request.headers.get("origin")
     if origin in (None, "null"):  # Referrer-Policy: no-referrer makes a form post's Origin "null"
         return True
+    if expected is not None:
+        return origin_of(origin) == expected
     return origin.split("://", 1)[-1] == request.headers.get("host", "")
 
 

@@ -184,3 +184,92 @@ def test_an_application_by_sms_reaches_staff_whose_answer_comes_back_by_sms(tmp_
             api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Hej! Kan vi ses på torsdag?")
             answer = sms.wait_for_sent(person, 10)[-1]["body"]
             assert answer == "Hej! Kan vi ses på torsdag?\n- Sara, SIG"
+
+
+# --- a neighbour fails: the rest keeps serving -------------------------------------------------------------------
+
+
+def wait_until(predicate, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not come true in time")
+        time.sleep(0.05)
+
+
+def test_telegram_unreachable_at_start_is_retried_while_the_web_chat_serves(tmp_path, keys, clock, caplog):
+    import logging
+
+    import httpx
+
+    caplog.set_level(logging.INFO, logger="bot.app")
+    api = FakeBotAPI()
+    api.start()
+    api.stop()  # its port is known and nothing answers there: Telegram is unreachable
+    bot = LiveBot(tmp_path, keys, api, clock)
+    bot.runtime.channel_retry = (0.05, 0.2)
+    try:
+        with bot, httpx.Client(base_url=f"http://127.0.0.1:{bot.settings.http_port}") as client:
+            health = client.get("/healthz")
+            assert health.status_code == 503
+            assert health.json() == {"status": "unavailable", "database": "ok", "channels": {"telegram": "unavailable", "webchat": "ok"}}
+            client.get("/chat")
+            greeting = client.get("/chat/api/messages").json()["messages"]
+            assert greeting and greeting[0]["from"] == "bot"  # the web chat answers meanwhile
+            wait_until(lambda: bot.runtime.health.failures["telegram"] >= 4)  # tried again and again in the background
+            api.start()
+            wait_until(lambda: client.get("/healthz").status_code == 200)
+            assert client.get("/healthz").json()["channels"] == {"telegram": "ok", "webchat": "ok"}
+            api.inject_message(PERSON, "/start")
+            assert api.wait_for_sent(PERSON, 1)[0]["text"]
+    finally:
+        api.stop()
+    said = [record.getMessage() for record in caplog.records if "telegram" in record.getMessage() and "start" in record.getMessage()]
+    assert said[0] == "telegram cannot start (NetworkError); the rest serves, and it is tried again in the background"
+    assert said[-1].startswith("telegram started after ") and len(said) == 2  # logged once, not at each of the tries
+
+
+def test_a_channel_still_down_is_logged_once_a_minute(tmp_path, keys, clock, caplog):
+    api = FakeBotAPI()
+    api.start()
+    api.stop()
+    bot = LiveBot(tmp_path, keys, api, clock)
+    bot.runtime.channel_retry = (0.02, 0.05)
+    minutes = [0.0]
+    bot.runtime.monotonic = lambda: minutes[0] * 60
+    with bot:
+        wait_until(lambda: bot.runtime.health.failures["telegram"] >= 3)
+        assert not [record for record in caplog.records if "still cannot start" in record.getMessage()]
+        minutes[0] = 1.0  # a minute on: the next failure is logged, with how many tries there have been
+        wait_until(lambda: any("still cannot start" in record.getMessage() for record in caplog.records))
+        tries = bot.runtime.health.failures["telegram"]
+        wait_until(lambda: bot.runtime.health.failures["telegram"] >= tries + 3)
+    still = [record.getMessage() for record in caplog.records if "still cannot start" in record.getMessage()]
+    assert len(still) == 1 and still[0].startswith("telegram still cannot start (NetworkError, ")
+
+
+@pytest.mark.postgres
+def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tmp_path, keys, clock, postgres_behind_a_proxy, caplog):
+    import httpx
+
+    url, proxy = postgres_behind_a_proxy
+    with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock, database_url=url) as bot:
+        with httpx.Client(base_url=f"http://127.0.0.1:{bot.settings.http_port}") as client:
+            assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "channels": {"telegram": "ok", "webchat": "ok"}}
+            client.get("/chat")
+            assert client.get("/chat/api/messages").json()["messages"]
+            proxy.cut()  # PostgreSQL restarts: every connection ends, new ones are refused
+            sent = client.post("/chat/api/send", json={"text": "hej, är ni där?"})
+            assert sent.status_code == 503, sent.text
+            assert "Try again in a moment" in sent.json()["error"] and sent.headers["retry-after"]
+            wait_until(lambda: client.get("/healthz").status_code == 503)
+            assert client.get("/healthz").json()["database"] == "unavailable"
+            proxy.restore()
+            wait_until(lambda: client.get("/healthz").status_code == 200)
+            assert client.post("/chat/api/send", json={"text": "hej, är ni där?"}).status_code == 202
+    away = [record.getMessage() for record in caplog.records if record.name == "bot.web"]
+    # Why it was away is kept (the driver's class and message, which name the server, never a row) and nothing of the text.
+    assert away and away[0].startswith("database unavailable (OperationalError: ") and "POST /chat/api/send" in away[0]
+    assert "är ni där" not in caplog.text

@@ -37,6 +37,7 @@ ANSWER = "Hej! Vi kan ses på torsdag kl 14 på Vällingby torg."
 @pytest.fixture
 def server(tmp_path, keys):
     env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/utvag.db"}
+    assert utvag("db", "upgrade", "--create", env=env, cwd=tmp_path).returncode == 0
     added = utvag("staff", "add", "--name", "Sara", "--role", "lead", "--signoff", "Sara", "--password",
                   env={**env, "UTVAG_STAFF_PASSWORD": PASSWORD}, cwd=tmp_path)  # fmt: skip
     assert added.returncode == 0, added.stderr

@@ -431,6 +431,7 @@ def test_the_report_measures_queue_times_against_the_promise(runtime, clock):
 
 def test_staff_add_with_a_password_from_the_environment(tmp_path, keys, clock):
     env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    assert utvag("db", "upgrade", "--create", env=env, cwd=tmp_path).returncode == 0
     added = utvag("staff", "add", "--name", "Sara", "--role", "lead", "--password", env={**env, "UTVAG_STAFF_PASSWORD": SARA_PASSWORD},
                   cwd=tmp_path)  # fmt: skip
     assert added.returncode == 0, added.stderr

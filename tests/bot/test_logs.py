@@ -65,3 +65,57 @@ def test_an_end_to_end_conversation_leaves_no_identifier_in_the_logs(tmp_path, k
     assert "utvag is running" in logs  # the log was captured
     for secret in (str(CHAT), str(CHAT + 1), "46701234567", TEXT, "Kalle", api.token, api.token.split(":")[1]):
         assert secret not in logs, secret
+
+
+def test_the_same_error_again_within_a_minute_is_counted_not_printed():
+    from bot.logs import RepeatFilter
+
+    now = [1000.0]
+    repeats = RepeatFilter(window=60.0, monotonic=lambda: now[0])
+    printed = []
+
+    def log(message: str, level: int = logging.ERROR) -> None:
+        record = logging.LogRecord("bot.dispatcher", level, __file__, 1, message, None, None)
+        if repeats.filter(record):
+            printed.append(record.getMessage())
+
+    for _ in range(300):  # a second of a database outage
+        log("dispatcher lane 0 failed; retrying")
+        log("processing failed; retrying")
+        now[0] += 1 / 300
+    log("something else")
+    log("a notice", logging.INFO)
+    log("a notice", logging.INFO)  # below WARNING: always printed
+    assert printed == ["dispatcher lane 0 failed; retrying", "processing failed; retrying", "something else", "a notice", "a notice"]
+    now[0] += 60
+    log("dispatcher lane 0 failed; retrying")
+    log("dispatcher lane 0 failed; retrying")
+    assert printed[-1] == "dispatcher lane 0 failed; retrying (and 299 more like it in the last 61 s)" and len(printed) == 6
+
+
+def test_a_database_errors_reason_is_kept_and_carries_no_row(caplog):
+    from sqlalchemy import create_engine, text
+
+    logger = logging.getLogger("utvag.test3")
+    logger.addFilter(RedactingFilter())
+    unreachable = create_engine("postgresql+psycopg://utvag:hemligt@127.0.0.1:1/utvag")
+    try:
+        with unreachable.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception:
+        logger.exception("processing failed; retrying")
+    # A query the database refused quotes the row it was given; only its class is kept.
+    local = create_engine("sqlite://")
+    with local.begin() as connection:
+        connection.execute(text("create table t (chat text unique)"))
+        connection.execute(text("insert into t values ('Kalle')"))
+    try:
+        with local.begin() as connection:
+            connection.execute(text("insert into t values (:chat)"), {"chat": "Kalle"})
+    except Exception:
+        logger.exception("storing failed")
+    logger.removeFilter(logger.filters[0])
+    first, second = (record.exc_text.splitlines()[-1] for record in caplog.records)
+    assert first.startswith("OperationalError (OperationalError: connection failed: ") and "Connection refused" in first
+    assert second == "IntegrityError (IntegrityError)"
+    assert "hemligt" not in first and "Kalle" not in second  # (the traceback above them quotes this file's source)

@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+import secrets
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.channels.base import InboundMessage
 from bot.scheduler import FULL_TICK_SECONDS, TICK_SECONDS, Scheduler
@@ -45,8 +47,24 @@ def enrol_people(engine, count: int, channel: str = "telegram", start: int = 500
     return addresses
 
 
-def scheduler_for(db, engine) -> Scheduler:
-    return Scheduler(engine, db.engine, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None)
+def scheduler_for(db, engine, lock_key: int | None = None) -> Scheduler:
+    return Scheduler(engine, db.engine, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None,
+                     **({"lock_key": lock_key} if lock_key is not None else {}))  # fmt: skip
+
+
+def terminate(db, scheduler: Scheduler) -> int:
+    """pg_terminate_backend on the scheduler's lock connection, as a server restart would end it; returns once it is gone
+    (the backend exits, and lets go of its locks, a moment after the signal)."""
+    pid = scheduler._lock_connection.execute(text("select pg_backend_pid()")).scalar()
+    with db.engine.begin() as admin:
+        assert admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.engine.connect() as admin:
+            if not admin.execute(text("select count(*) from pg_stat_activity where pid = :pid"), {"pid": pid}).scalar():
+                return pid
+        time.sleep(0.02)
+    raise AssertionError("the terminated backend did not exit")
 
 
 @pytest.mark.postgres
@@ -58,7 +76,8 @@ def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, cl
     with db.sessions.begin() as session:
         for case in session.scalars(select(Case)):
             checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
-    one, two = scheduler_for(db, engine), scheduler_for(db, engine)
+    key = secrets.randbelow(2**62)  # the test's own lock: another suite on the same server may be using the product's
+    one, two = scheduler_for(db, engine, key), scheduler_for(db, engine, key)
     try:
         assert one.elect() is True
         assert two.elect() is False
@@ -69,14 +88,59 @@ def test_two_schedulers_on_one_postgresql_elect_one_and_send_once(db, engine, cl
 
         first, second = asyncio.run(both())
         assert first.get("checkins_sent") == 5 and second == {}
-        one.shutdown()  # the leader goes away: the other takes over
-        assert two.elect() is True
+        one.shutdown()  # the leader goes away: the other takes over (once the server has ended its session)
+        deadline = time.monotonic() + 10
+        while not two.elect():
+            assert time.monotonic() < deadline, "the lock was not released"
+            time.sleep(0.02)
         assert asyncio.run(two.tick()).get("checkins_sent") == 0  # nothing is sent twice
     finally:
         one.shutdown()
         two.shutdown()
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 5
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_lock_died_with_its_connection_steps_down(db, engine, clock):
+    """A PostgreSQL restart ends every session, and the advisory lock with it; pg_terminate_backend of the leader's lock
+    connection does the same to this test's own connection alone. Two "processes" (own engines, own pools): afterwards
+    one runs the schedules, never both, and every check-in goes out once."""
+    if db.kind != "postgresql":
+        pytest.skip("the election is PostgreSQL's advisory lock; SQLite runs one process")
+    from storage.db import make_engine
+
+    enrol_people(engine, 4)
+    profile = load_profile()
+    with db.sessions.begin() as session:
+        for case in session.scalars(select(Case)):
+            checkins.set_schedule(session, case, schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+    key = secrets.randbelow(2**62)  # this test's own lock: other suites on the same server use the product's
+    databases = [make_engine(db.url), make_engine(db.url)]
+    one, two = (Scheduler(engine, database, escalate_after=timedelta(minutes=5), oncall_phone=None, on_work=lambda: None,
+                          lock_key=key) for database in databases)  # fmt: skip
+    try:
+        assert asyncio.run(one.tick()) != {} and one.leader
+        assert asyncio.run(two.tick()) == {} and not two.leader
+        terminate(db, one)
+        clock.advance(hours=23)
+        # The other process finds the lock free and takes it; the old leader, at its next tick, finds it lost and steps down.
+        second = asyncio.run(two.tick())
+        assert two.leader and second["checkins_sent"] == 4
+        assert asyncio.run(one.tick()) == {} and not one.leader
+        assert [asyncio.run(one.tick()), asyncio.run(two.tick())] == [{}, {"checkins_sent": 0, "checkins_skipped": 0,
+                                                                             "checkins_waiting": 0, "incident_queued": 0}]  # fmt: skip
+        # The new leader's own lock connection dies: nobody else wants it, so it steps down and is elected again.
+        pid = terminate(db, two)
+        assert two.elect() is True and two._lock_connection.execute(text("select pg_backend_pid()")).scalar() != pid
+        assert one.elect() is False
+    finally:
+        one.shutdown()
+        two.shutdown()
+        for database in databases:
+            database.dispose()
+    with db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "checkin")) == 4
 
 
 def test_even_two_processes_that_both_act_send_each_check_in_once(db, engine, clock):
@@ -202,3 +266,49 @@ def test_the_tick_runs_every_second_never_twice_at_once_and_late_rather_than_nev
         assert tick.coalesce is True and tick.max_instances == 1 and tick.misfire_grace_time is None
         # APScheduler runs in real time: the first tick is at once, never at the engine clock's moment
         assert before <= first <= datetime.now(UTC)
+
+
+def leads(process) -> bool:
+    """Whether a `utvag run` believes it runs the schedules: its last word on it in its log."""
+    said = [line for line in process.logs().splitlines() if "now runs the schedules" in line or "stepping down" in line]
+    return bool(said) and "now runs the schedules" in said[-1]
+
+
+@pytest.mark.postgres
+@pytest.mark.e2e
+def test_after_a_postgresql_restart_two_processes_have_one_scheduler(tmp_path, keys, postgres_behind_a_proxy):
+    """Two `utvag run` on one PostgreSQL; the server "restarts" (every connection through the proxy is cut, new ones are
+    refused, then it is back). The old leader's lock died with its connection: it must step down, and afterwards
+    exactly one process runs the schedules."""
+    from bot.scheduler import LEADER_LOCK, lock_key_for
+    from tests.runner import UtvagProcess
+
+    assert lock_key_for("public") == LEADER_LOCK and lock_key_for("t_1") != lock_key_for("t_2")
+    url, proxy = postgres_behind_a_proxy
+    env = {**keys.env(), "UTVAG_DATABASE_URL": url}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def wait_until(predicate, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, [process.logs()[-2000:] for process in processes]
+            time.sleep(0.05)
+
+    with UtvagProcess(tmp_path / "a", env) as first:
+        processes = [first]
+        wait_until(lambda: leads(first))
+        with UtvagProcess(tmp_path / "b", env) as second:
+            processes.append(second)
+            assert not leads(second)
+            proxy.cut()
+            wait_until(lambda: "stepping down" in first.logs())  # its next tick found the lock gone with its session
+            proxy.restore()
+            wait_until(lambda: all(httpx.get(f"{process.url}/healthz").status_code == 200 for process in processes))
+            wait_until(lambda: sum(leads(process) for process in processes) == 1)
+            # Both tick every second on the wall clock (a subprocess has no clock to move): over the next three ticks
+            # the other process tries to be elected three times and must fail each time.
+            settled = time.monotonic() + 3 * TICK_SECONDS
+            while time.monotonic() < settled:
+                assert sum(leads(process) for process in processes) == 1
+                time.sleep(0.1)

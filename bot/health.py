@@ -1,0 +1,76 @@
+"""What `/healthz` reports: whether the database answers and which channels are up, so people can be reached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from sqlalchemy import Engine, text
+
+from storage.db import describe_error
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 3.0  # seconds: a monitor's request must not hang while the database server is away
+STARTING = "not started yet"
+PROBE_CACHE = 1.0  # seconds a probe's answer is reused, so a monitor polling hard cannot use up the worker threads
+
+
+class Health:
+    def __init__(self, database: Engine, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.database = database
+        self.monotonic = monotonic
+        self.channels: dict[str, str | None] = {}  # name -> None when up, else why not (a class name, never a secret)
+        self.failures: Counter[str] = Counter()  # failed starts by channel name
+        self._probe: asyncio.Task[str | None] | None = None
+        self._probed: tuple[float, str | None] | None = None
+
+    def channel_starting(self, name: str) -> None:
+        self.channels[name] = STARTING
+
+    def channel_up(self, name: str) -> None:
+        self.channels[name] = None
+
+    def channel_down(self, name: str, reason: str) -> None:
+        self.channels[name] = reason
+        self.failures[name] += 1
+
+    def channel_ready(self, name: str) -> bool:
+        """False only for a channel whose start failed (being tried again): one starting now may be sent through, as
+        its first messages wait for it anyway."""
+        return self.channels.get(name) in (None, STARTING)
+
+    async def report(self) -> tuple[bool, dict[str, object]]:
+        """(healthy, body). The body says what is down, not why: the reasons are in the log, not on a public URL."""
+        database = await self.database_problem()
+        channels = {name: "ok" if reason is None else "unavailable" for name, reason in sorted(self.channels.items())}
+        healthy = database is None and all(reason is None for reason in self.channels.values())
+        body: dict[str, object] = {"status": "ok" if healthy else "unavailable",
+                                   "database": "ok" if database is None else "unavailable", "channels": channels}  # fmt: skip
+        return healthy, body
+
+    async def database_problem(self) -> str | None:
+        """None when the database answers a query now; otherwise why not."""
+        if self._probed is not None and self.monotonic() - self._probed[0] < PROBE_CACHE:
+            return self._probed[1]
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(asyncio.to_thread(self._ask_database))
+        try:
+            problem = await asyncio.wait_for(asyncio.shield(self._probe), PROBE_TIMEOUT)
+        except TimeoutError:
+            problem = f"no answer within {PROBE_TIMEOUT:.0f} s"
+        if problem is not None:
+            log.warning("health: the database does not answer (%s)", problem)  # the same again is counted, not printed
+        self._probed = (self.monotonic(), problem)
+        return problem
+
+    def _ask_database(self) -> str | None:
+        try:
+            with self.database.connect() as connection:
+                connection.execute(text("select 1"))
+        except Exception as exc:
+            return describe_error(exc)
+        return None
