@@ -23,7 +23,7 @@ from bot.engine import Engine
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import build_app, make_server
-from handlers.alerts import alert_undelivered
+from handlers.alerts import alert_flood, alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
 from handlers.profile import load_profile
@@ -46,7 +46,8 @@ class Runtime:
         self.sessions = make_sessionmaker(self.db)
         self.profile = load_profile(self.settings.profile)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
-        self.channels: dict[str, Channel] = {"webchat": WebChatChannel(self.sessions, secure_cookie=self._https())}
+        webchat = WebChatChannel(self.sessions, secure_cookie=self._https(), catalogue=self.engine.catalogue, on_flood=self._flood)
+        self.channels: dict[str, Channel] = {"webchat": webchat}
         settings = self.settings
         if settings.telegram_token:
             self.channels["telegram"] = TelegramChannel(
@@ -108,6 +109,16 @@ class Runtime:
             log.warning("UTVAG_STAFF_CHAT_ID or UTVAG_TELEGRAM_TOKEN is not set: staff alerts are not delivered")
         if "sms" not in self.channels or not self.settings.oncall_phone:
             log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
+
+    async def _flood(self, what: str) -> None:
+        """A public endpoint is being flooded: one post to staff (the channel calls this once a quarter hour)."""
+
+        def record() -> None:
+            with self.sessions.begin() as session:
+                alert_flood(session, self.engine.catalogue, what, self.clock.now())
+
+        await asyncio.to_thread(record)
+        self.dispatcher.wake.set()
 
     def _undelivered(self, session: Session, item_id: int, reason: str) -> None:
         alert_undelivered(session, self.engine.catalogue, item_id, reason, self.clock.now())
