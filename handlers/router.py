@@ -71,6 +71,10 @@ def respond(turn: Turn) -> None:
         return
     if danger.check(turn):
         return  # the person carries on where they were with their next message
+    if turn.state == "erase.confirm":
+        # The answer to "erase everything?" is for us, whoever has the case: never relayed, never a menu word.
+        erase.confirm(turn)
+        return
     if keywords.handle(turn):
         return
     if erase.asked(turn):

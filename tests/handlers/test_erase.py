@@ -66,3 +66,47 @@ def test_erase_in_english(engine):
     (confirm,) = chat.send("delete")
     assert "Reply YES" in confirm
     assert chat.send("yes") == []  # the farewell goes out by itself, to where they wrote from
+
+
+def claim_the_case(engine):
+    with engine.sessions.begin() as session:
+        session.scalar(select(Case)).state = "claimed"
+
+
+def contacts(engine) -> int:
+    with engine.sessions() as session:
+        return session.scalar(text("select count(*) from contacts"))
+
+
+def test_yes_erases_even_when_a_worker_has_the_case(engine):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    assert chat.send("Hej igen") == ["Din kontaktperson har fått ditt meddelande."]
+    (confirm,) = chat.send("RADERA")
+    assert confirm.startswith("Vill du att vi raderar allt")
+    assert chat.send("JA") == []  # not relayed to the worker: erased, and the farewell goes out by itself
+    assert contacts(engine) == 0
+
+
+def test_on_sms_the_number_of_the_yes_option_erases_a_claimed_case(engine):
+    chat = started(engine, channel="sms", address="+46701234567")
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("jag kan prata efter tre")  # relayed, acknowledged
+    (confirm,) = chat.send("RADERA")
+    assert "Svara JA" in confirm and chat.labels == ["JA, radera", "Nej"]
+    assert chat.press("JA, radera") == []  # on SMS: "1"
+    assert contacts(engine) == 0
+
+
+def test_no_keeps_a_claimed_case_and_nothing_is_relayed(engine):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("RADERA")
+    assert chat.send("nej")[0] == "Ingenting raderades."
+    assert contacts(engine) == 1
