@@ -102,6 +102,16 @@ def test_on_sms_the_number_of_the_yes_option_erases_a_claimed_case(engine):
     assert contacts(engine) == 0
 
 
+def test_on_sms_a_typed_yes_erases_a_claimed_case(engine):
+    chat = started(engine, channel="sms", address="+46701234568")
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("RADERA")
+    assert chat.send("Ja") == []
+    assert contacts(engine) == 0
+
+
 def test_no_keeps_a_claimed_case_and_nothing_is_relayed(engine):
     chat = started(engine)
     chat.press("Ställ en fråga")
