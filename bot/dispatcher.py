@@ -35,6 +35,7 @@ from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSe
 from bot.clock import Clock
 from handlers.catalogue import Catalogue
 from handlers.turn import Option
+from storage.db import scrub
 from storage.models import Case, ChannelIdentity, Contact, Message, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -416,6 +417,8 @@ class Dispatcher:
             values["payload"] = None  # a farewell to an erased person carried their address; once sent, nothing keeps it
         with self.sessions.begin() as session:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(values))
+        if wipe:
+            scrub(self.sessions.kw["bind"])  # the address's old copy must not linger in SQLite's WAL either
 
     def _retry_later(self, ids: list[int], reason: str, retry_after: float | None, attempted: bool = True) -> None:
         with self.sessions.begin() as session:
@@ -436,7 +439,9 @@ class Dispatcher:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(status=status, error=reason[:200]))
             for item_id in ids:
                 self._tell(session, item_id, reason)
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
+            wiped = session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
+        if wiped.rowcount:
+            scrub(self.sessions.kw["bind"])
         # Not configured is a choice the operator made (and was warned about at start-up), not an incident.
         log.log(logging.DEBUG if reason.endswith("not configured") else logging.WARNING,
                 "outbox items %s cannot be delivered: %s", ids, reason)  # fmt: skip

@@ -22,7 +22,7 @@ from handlers.router import respond
 from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
-from storage.db import insert_ignoring_duplicates
+from storage.db import insert_ignoring_duplicates, scrub
 from storage.models import Contact, Conversation, JobRun, Message, OutboxItem, ProcessedUpdate
 from storage.outbox import queue_to_contact
 
@@ -134,13 +134,17 @@ class Engine:
             ).all()  # fmt: skip
         for message_id, contact_id in pending:
             try:
-                self._process(message_id, contact_id)
+                if self._process(message_id, contact_id):
+                    # Erased: the rows are gone from the tables; now from SQLite's WAL too (zeroed by secure_delete).
+                    if not scrub(self.sessions.kw["bind"]):
+                        log.warning("after an erasure the database was busy; its log is cleared at the next checkpoint")
             except Exception:
                 log.exception("handler failed on message %s; answering with an apology", message_id)
                 self._apologise(message_id)
         return len(pending)
 
-    def _process(self, message_id: int, contact_id: str) -> None:
+    def _process(self, message_id: int, contact_id: str) -> bool:
+        """Handle one message; True when it erased the person."""
         with self.sessions.begin() as session:
             # Locking the conversation row first keeps one contact's messages in order across processes; the
             # message is read only under the lock, so two workers never both handle it.
@@ -149,7 +153,7 @@ class Engine:
                 select(Message, Contact).join(Contact, Contact.id == Message.contact_id).where(Message.id == message_id)
             ).first()  # fmt: skip
             if conversation is None or found is None or found[0].processed_at is not None:
-                return
+                return False
             message, contact = found
             # One look at this person's earlier messages: any still unhandled (another worker is behind on this
             # contact: keep order), and how many they typed within the flood window.
@@ -161,7 +165,7 @@ class Engine:
                        or_(Message.processed_at.is_(None), Message.created_at >= window_start))
             ).one()  # fmt: skip
             if unhandled:
-                return
+                return False
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
@@ -176,13 +180,14 @@ class Engine:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
                     session.expunge(gone)
-                return
+                return True
             conversation.state = turn.state
             conversation.data = json.dumps(turn.data)
             conversation.updated_at = now
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now, urgent=turn.urgent)
+        return False
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:

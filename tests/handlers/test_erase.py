@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from sqlalchemy import inspect, select, text
 
 from bot.channels.base import ChannelInfo
@@ -120,3 +121,23 @@ def test_no_keeps_a_claimed_case_and_nothing_is_relayed(engine):
     chat.send("RADERA")
     assert chat.send("nej")[0] == "Ingenting raderades."
     assert contacts(engine) == 1
+
+
+def test_after_erasure_nothing_of_the_person_is_left_in_the_sqlite_files(db, engine, clock):
+    if db.kind != "sqlite":
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM: docs/operator.md says so")
+    chat = started(engine, address="918273646")
+    chat.press("Ställ en fråga")
+    chat.send("Jag heter Kalle och bor på Råckstavägen")
+    with db.engine.connect() as connection:
+        queries = ("select body from messages where body is not null", "select address, address_hash from channel_identities",
+                   "select summary from cases", "select data from conversations")
+        stored = [row for query in queries for row in connection.execute(text(query)).all()]
+    secrets = [value.encode() for row in stored for value in row if value]
+    assert len(secrets) > 5
+    chat.send("RADERA")
+    chat.press("JA, radera")
+    asyncio.run(Dispatcher(db.sessions, {"telegram": Collect()}, clock, staff_chat_id=-100).deliver_due(0))
+    files = [path for path in db.path.parent.iterdir() if path.name.startswith(db.path.name)]
+    content = b"".join(path.read_bytes() for path in files)
+    assert [secret for secret in secrets if secret in content] == []
