@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.channels.base import InboundMessage
 from bot.scheduler import FULL_TICK_SECONDS, TICK_SECONDS, Scheduler
-from handlers import checkins, incident, schedule
+from handlers import checkins, schedule
 from handlers.profile import load_profile
 from handlers.turn import Inbound
 from storage.cases import open_case
