@@ -232,3 +232,87 @@ def test_malformed_input_gets_a_sentence_not_a_server_error(server):
             assert answer.status_code in (400, 413) and answer.json()["error"], body[:20]
         huge = client.get("/chat/api/messages", params={"after": "9223372036854775808"})
         assert huge.status_code == 400 and "Ladda om sidan" in huge.json()["error"]
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def chat_app(sqlite_db, clock, caplog):
+    """The web chat in-process over the real engine, with its own clock for the token buckets."""
+    import asyncio
+
+    from starlette.testclient import TestClient
+
+    from bot.channels.webchat import WebChatChannel
+    from bot.engine import Engine
+    from bot.web import build_app
+    from handlers.catalogue import Catalogue
+    from handlers.profile import load_profile
+
+    engine = Engine(sqlite_db.sessions, clock, Catalogue.load(), load_profile())
+    floods: list[str] = []
+
+    async def on_flood(what: str) -> None:
+        floods.append(what)
+
+    async def accept(inbound):
+        accepted = engine.accept(inbound)
+        engine.process_pending()
+        return accepted
+
+    ticks = Ticks()
+    channel = WebChatChannel(sqlite_db.sessions, catalogue=engine.catalogue, on_flood=on_flood, monotonic=ticks)
+    asyncio.run(channel.start(accept))
+    client = TestClient(build_app(channel.info.routes), base_url="http://testserver")
+    client.ticks, client.floods, client.engine = ticks, floods, engine  # type: ignore[attr-defined]
+    return client
+
+
+def post(client, **body):
+    return client.post("/chat/api/send", json=body, headers={"Origin": "http://testserver"})
+
+
+def test_a_script_is_slowed_with_a_sentence_danger_still_goes_through_and_staff_get_one_alert(chat_app, caplog, sqlite_db):
+    from sqlalchemy import select
+
+    from storage.models import Case, OutboxItem
+
+    chat_app.get("/chat/api/messages")
+    answers = [post(chat_app, text=f"fråga {number}") for number in range(30)]
+    assert [answer.status_code for answer in answers].count(202) == 10
+    refused = answers[-1]
+    assert refused.status_code == 429 and "Vänta en halv minut" in refused.json()["error"] and "112" in refused.json()["error"]
+    danger = post(chat_app, text="de hotar att döda mig")
+    assert danger.status_code == 202  # whatever the limits
+    with sqlite_db.sessions() as session:
+        assert session.scalar(select(Case).where(Case.urgent)) is not None
+    chat_app.ticks.now += 2.0
+    assert post(chat_app, text="nu igen").status_code == 202  # a steady pace is always allowed
+    assert chat_app.floods == ["messages from one chat"]  # twenty refusals, one alert
+    events = [record for record in caplog.records if "security event" in record.getMessage()]
+    assert len(events) == 1 and "fråga" not in events[0].getMessage()
+    chat_app.ticks.now += 16 * 60
+    [post(chat_app, text="igen") for _ in range(12)]
+    assert len(chat_app.floods) == 2  # a quarter of an hour later, a flood is news again
+    with sqlite_db.sessions() as session:
+        assert session.scalar(select(OutboxItem).where(OutboxItem.target == "staff_group")) is not None
+
+
+def test_one_address_opens_only_a_few_new_chats_a_minute(chat_app):
+    opened = []
+    for _ in range(8):
+        chat_app.cookies.clear()
+        opened.append(chat_app.get("/chat/api/messages").status_code)
+    assert opened == [200] * 5 + [429] * 3
+    chat_app.cookies.clear()
+    refused = chat_app.get("/chat/api/messages")
+    assert "Vänta en minut" in refused.json()["error"]
+    chat_app.ticks.now += 60
+    chat_app.cookies.clear()
+    assert chat_app.get("/chat/api/messages").status_code == 200
