@@ -158,7 +158,7 @@ class Runtime:
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
-        server = make_server(build_app(routes), self.settings.http_host, self.settings.http_port)
+        server = make_server(build_app(routes, hsts=self._https()), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
