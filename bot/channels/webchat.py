@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels import resume
@@ -39,7 +39,7 @@ from storage.transcript import delivered_lines
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "webchat_static"
-STATIC_FILES = {"chat.js": "text/javascript", "chat.css": "text/css"}
+STATIC_FILES = {"chat.js": "text/javascript", "chat.css": "text/css", "leave.js": "text/javascript"}
 MAX_TEXT = 4000
 MAX_BODY = 32 * 1024  # 4000 characters escaped as \\uXXXX fit; nothing larger is read
 MAX_ID = 2**63 - 1
@@ -49,7 +49,6 @@ SOURCE_COOKIE = "utvag_src"
 COOKIE_DAYS = 90
 POLL_MS = 1500
 FIRST_WAIT_STEPS = 15
-EXIT_URL = "https://www.google.com/"
 # A person types and taps: 10 at once, then one every 2 s. A new chat per address: 5 at once, then one a minute
 # (a school or a café shares one address). Codes: 5 tries, then one a minute, per address and 30 a minute in all.
 SEND_BURST, SEND_EVERY = 10, 2.0
@@ -145,7 +144,9 @@ class WebChatChannel:
         visitor = self._visitor(request)
         if visitor:
             await asyncio.to_thread(self._move, visitor, secrets.token_urlsafe(24))  # an id nobody was ever given
-        response = RedirectResponse(EXIT_URL, status_code=303, headers={**SECURITY_HEADERS, "Clear-Site-Data": '"cookies", "storage"'})
+        # A page that goes on by itself, not a redirect: the browser then treats the search engine as a new page.
+        response = FileResponse(STATIC / "leave.html", media_type="text/html; charset=utf-8",
+                                headers={**SECURITY_HEADERS, "Clear-Site-Data": '"cookies", "storage"'})  # fmt: skip
         response.delete_cookie(self.cookie, path="/", secure=self.secure_cookie, httponly=True, samesite="strict")
         response.delete_cookie(SOURCE_COOKIE, path="/", secure=self.secure_cookie, httponly=True, samesite="strict")
         return response
