@@ -25,7 +25,7 @@ from bot.web import build_app
 from handlers.desk import queue
 from handlers.turn import Inbound
 from storage.cases import open_case
-from storage.models import AuditEvent, Case, LoginFailure, Message, OutboxItem, Staff, StaffSession
+from storage.models import AuditEvent, Case, ChannelIdentity, Contact, LoginFailure, Message, OutboxItem, Staff, StaffSession
 from storage.report import report
 from storage.staff import add_staff
 from tests.runner import UTVAG, clean_env, free_port, utvag
@@ -459,6 +459,9 @@ def test_sample_data_fills_the_queue_through_the_engine_once(runtime):
     assert add_sample_cases(runtime) > 0
     assert add_sample_cases(runtime) == 0  # a restart adds nothing
     with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == len(SAMPLES)  # nor an empty contact
+        addresses = [identity.address for identity in session.scalars(select(ChannelIdentity))]
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", address) and "sample" not in address for address in addresses)  # random ids
         kinds = sorted(case.kind for case in queue(session))
         assert kinds == ["application", "application", "danger", "question"]
         assert queue(session)[0].urgent
