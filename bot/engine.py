@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,6 +45,7 @@ class Engine:
     def accept(self, inbound: InboundMessage) -> Accepted:
         """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
         now = self.clock.now()
+        inbound = _carryable(inbound)
         with self.sessions.begin() as session:
             identity = find_or_create_identity(session, inbound.channel, inbound.address, now, inbound.source)
             content = inbound.content
@@ -206,6 +209,20 @@ def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime,
     queue_to_contact(session, contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
                      text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane,
                      kind="danger" if urgent else None)  # fmt: skip
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _carryable(inbound: InboundMessage) -> InboundMessage:
+    """A lone surrogate (JSON can carry "\\ud800"; UTF-8 cannot) becomes U+FFFD, so the message is stored, not lost."""
+    def fix(value: str | None) -> str | None:
+        return LONE_SURROGATE.sub("\ufffd", value) if value and LONE_SURROGATE.search(value) else value
+
+    content = inbound.content
+    fixed = dataclasses.replace(content, text=fix(content.text) or "", choice=fix(content.choice), phone=fix(content.phone),
+                                media=fix(content.media))  # fmt: skip
+    return dataclasses.replace(inbound, address=fix(inbound.address) or "", content=fixed, source=fix(inbound.source))
 
 
 def _content(message: Message) -> Inbound:
