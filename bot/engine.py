@@ -72,6 +72,8 @@ class Engine:
     def handle_staff(self, provider_id: str, action: StaffAction) -> bool:
         """A staff action, handled once: a repeated update id is dropped by the unique constraint."""
         now = self.clock.now()
+        action = dataclasses.replace(action, telegram_id=_fix(action.telegram_id) or "", text=_fix(action.text) or "",
+                                     choice=_fix(action.choice), reply_to=_fix(action.reply_to))  # fmt: skip
         with self.sessions.begin() as session:
             fresh = insert_ignoring_duplicates(session, ProcessedUpdate, ["channel", "provider_id"], channel="telegram",
                                                provider_id=provider_id, at=now)  # fmt: skip
@@ -214,11 +216,13 @@ def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime,
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _fix(value: str | None) -> str | None:
+    return LONE_SURROGATE.sub("\ufffd", value) if value and LONE_SURROGATE.search(value) else value
+
+
 def _carryable(inbound: InboundMessage) -> InboundMessage:
     """A lone surrogate (JSON can carry "\\ud800"; UTF-8 cannot) becomes U+FFFD, so the message is stored, not lost."""
-    def fix(value: str | None) -> str | None:
-        return LONE_SURROGATE.sub("\ufffd", value) if value and LONE_SURROGATE.search(value) else value
-
+    fix = _fix
     content = inbound.content
     fixed = dataclasses.replace(content, text=fix(content.text) or "", choice=fix(content.choice), phone=fix(content.phone),
                                 media=fix(content.media))  # fmt: skip
