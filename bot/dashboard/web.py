@@ -394,7 +394,7 @@ class Dashboard:
             raise Refusal(400, "Du kan inte ta bort dig själv", "Be en annan ansvarig ta bort dig, så att någon alltid kan sköta teamet.")
 
         def work(session: Session) -> None:
-            member = session.get(Staff, staff_id)
+            member = session.get(Staff, staff_id) if 0 < staff_id < 2**63 else None  # a made-up id: nobody, not an overflow
             if member is None or member.removed_at is not None:
                 raise Refusal(404, "Personen finns inte", "Den personen finns inte i teamet längre. Gå tillbaka till teamet.")
             member.removed_at = now
