@@ -55,6 +55,7 @@ SEND_BURST, SEND_EVERY = 10, 2.0
 NEW_BURST, NEW_EVERY = 5, 60.0
 CODE_BURST, CODE_EVERY = 5, 60.0
 CODES_IN_ALL_BURST, CODES_IN_ALL_EVERY = 30, 2.0
+CODE_WORDS = {"kod", "/kod", "koden", "min kod", "code", "/code", "my code"}
 FLOOD_ALERT_EVERY = 15 * 60  # seconds: a flood is one alert, however long it lasts
 FAREWELLS_KEPT, FAREWELL_SECONDS = 1000, 600
 SECURITY_HEADERS = {
@@ -214,6 +215,12 @@ class WebChatChannel:
         if not self.sends.take(_keyed(visitor)) and not assess(text).urgent:  # danger always goes through
             await self._flooded("messages from one chat")
             return self._error(request, "webchat.slow_down", 429)
+        if not choice and " ".join(text.lower().split()) in CODE_WORDS:
+            # Asked for a code: shown beside the chat, never in the transcript a later reader would see.
+            code = resume.new_code()
+            if await asyncio.to_thread(self._store_code, visitor, code):
+                return JSONResponse({"id": None, "notice": self._text(request, "webchat.code", code=code)}, status_code=200,
+                                    headers=SECURITY_HEADERS)  # fmt: skip
         content = Inbound(kind="choice", choice=choice, text=text) if choice else Inbound(kind="text", text=text)
         accepted = await self._deliver(visitor, uuid.uuid4().hex, content)
         return JSONResponse({"id": accepted}, status_code=202, headers=SECURITY_HEADERS)

@@ -8,7 +8,7 @@
       send: 'Skicka', log: 'Meddelanden', options: 'Svarsalternativ',
       offline: 'Ingen anslutning just nu. Vi försöker igen.',
       sendFail: 'Meddelandet skickades inte. Försök igen.',
-      footer: 'Du kan vara anonym. Skriv RADERA för att ta bort allt om dig.',
+      footer: 'Du kan vara anonym. Skriv RADERA för att ta bort allt om dig, eller KOD för att kunna fortsätta senare.',
       codeGet: 'Få en kod för att fortsätta senare', codeLabel: 'Har du en kod? Skriv den här', codeUse: 'Öppna',
       codeFail: 'Koden kunde inte prövas. Försök igen.', ended: 'Chatten är avslutad. Ladda om sidan för att börja en ny.',
     },
@@ -17,7 +17,7 @@
       send: 'Send', log: 'Messages', options: 'Choices',
       offline: 'No connection right now. Trying again.',
       sendFail: 'The message was not sent. Try again.',
-      footer: 'You can stay anonymous. Write DELETE to erase everything about you.',
+      footer: 'You can stay anonymous. Write DELETE to erase everything about you, or CODE to continue later.',
       codeGet: 'Get a code to continue later', codeLabel: 'Have a code? Write it here', codeUse: 'Open',
       codeFail: 'The code could not be tried. Try again.', ended: 'The chat has ended. Reload the page to start a new one.',
     },
@@ -191,6 +191,11 @@
       const data = await r.json().catch(() => null);
       if (!r.ok) throw failure(data && data.error);
       const id = Number(data && data.id);
+      if (data && data.notice) { // the person asked for their code: shown beside the chat, not in it
+        el.remove();
+        $('code-shown').textContent = data.notice;
+        $('code-shown').hidden = false;
+      }
       if (id) {
         lastMeId = Math.max(lastMeId, id);
         if (seen.has(id) && el.dataset.id !== String(id)) el.remove(); // poll already showed it

@@ -183,6 +183,14 @@ def test_the_quick_exit_leaves_nothing_that_reopens_the_chat_but_a_written_down_
         assert "Svenska" in conversation(laptop)
 
 
+def test_writing_kod_gives_a_code_beside_the_chat_not_in_it(server):
+    with httpx.Client(base_url=server.url) as client:
+        visit(client)
+        answer = send(client, text="Kod")
+        assert answer.status_code == 200 and answer.json()["notice"].startswith("Din kod: ")
+        assert "Din kod" not in " ".join(conversation(client)) and "Kod" not in conversation(client)
+
+
 def test_guessing_codes_is_stopped_with_a_sentence(server):
     with httpx.Client(base_url=server.url) as client:
         answers = [client.post("/chat/api/resume", json={"code": "bord katt sol regn"}, headers={"Origin": server.url}) for _ in range(6)]
