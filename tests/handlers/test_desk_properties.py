@@ -7,7 +7,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.channels.base import InboundMessage
+from bot.engine import Engine
+from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
+from handlers.profile import load_profile
 from handlers.turn import Inbound
 from storage.staff import add_staff
 from tests.properties import ANY_TEXT, PROPERTIES
@@ -21,7 +24,8 @@ VERBS = ["claim", "ack", "release", "handover", "handto", "incident", "outcome",
 BIG = st.integers(min_value=-(2**80), max_value=2**80).map(str)
 
 
-def test_generated_staff_actions_are_answered_never_raise(sqlite_db, engine, clock):
+def test_generated_staff_actions_are_answered_never_raise(sqlite_db, clock):
+    engine = Engine(sqlite_db.sessions, clock, Catalogue.load(), load_profile())  # parsing is the point: one database
     with sqlite_db.sessions.begin() as session:
         add_staff(session, name="Sara", role="lead", now=clock.now(), telegram_id="42")
     for step, content in enumerate([Inbound(kind="start", text="/start"), Inbound(kind="choice", choice="lang:sv"),
