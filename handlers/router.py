@@ -71,8 +71,11 @@ def respond(turn: Turn) -> None:
         return
     if danger.check(turn):
         return  # the person carries on where they were with their next message
+    if keywords.stop(turn):
+        return  # STOP on SMS stops, whatever else is going on
     if turn.state == "erase.confirm":
-        # The answer to "erase everything?" is for us, whoever has the case: never relayed, never a menu word.
+        # The answer to "erase everything?" is for us, whoever has the case: never relayed, never a keyword
+        # ("yes" is also SMS's START), never a menu word.
         erase.confirm(turn)
         return
     if keywords.handle(turn):

@@ -141,3 +141,19 @@ def test_after_erasure_nothing_of_the_person_is_left_in_the_sqlite_files(db, eng
     files = [path for path in db.path.parent.iterdir() if path.name.startswith(db.path.name)]
     content = b"".join(path.read_bytes() for path in files)
     assert [secret for secret in secrets if secret in content] == []
+
+
+def test_stop_on_sms_still_stops_while_erasure_waits_for_its_answer(engine):
+    chat = started(engine, channel="sms", address="+46701234569")
+    chat.send("RADERA")
+    assert chat.send("SLUTA")[0].startswith("Du får inga fler meddelanden")
+    with engine.sessions() as session:
+        assert session.scalar(text("select stopped_at from contacts")) is not None
+
+
+def test_a_stopped_person_who_answers_yes_to_erasure_is_erased_not_restarted(engine):
+    chat = started(engine, "English", channel="sms", address="+46701234570")
+    chat.send("STOP")
+    chat.send("DELETE")
+    assert chat.send("yes") == []  # "yes" is also SMS's START; here it answers the question just asked
+    assert contacts(engine) == 0
