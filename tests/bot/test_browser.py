@@ -248,3 +248,18 @@ def test_arriving_by_a_link_from_another_site_opens_the_same_chat(server, chromi
     page.wait_for_url(f"{server.url}/chat")
     page.locator("#messages .msg.me").filter(has_text="Svenska").wait_for(timeout=15_000)
     context.close()
+
+
+def test_after_erasure_the_farewell_shows_and_the_chat_ends(server, chromium):
+    context = chromium.new_context(**PHONE, locale="sv-SE")
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    choose(page, "Svenska")
+    bot_says(page, "Vad vill du göra?")
+    page.fill("#input", "RADERA")
+    page.keyboard.press("Enter")
+    choose(page, "JA, radera")
+    bot_says(page, "Klart. Allt om dig är raderat.")
+    assert page.locator("#input").is_disabled()
+    shot(page, "11-phone-erased-farewell")
+    context.close()
