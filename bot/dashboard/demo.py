@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.base import InboundMessage
 from bot.dashboard.auth import hash_password, verify_password
 from handlers.turn import Inbound
+from storage.db import owner_only_folder
 from storage.models import Message, Staff
 from storage.staff import add_staff, audit
 
@@ -25,7 +26,7 @@ def demo_staff(sessions: sessionmaker[Session], path: Path, now: datetime) -> tu
         password = path.read_text().strip()
     else:
         password = secrets.token_urlsafe(12)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only_folder(path.parent)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(password + "\n")
