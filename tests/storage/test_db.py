@@ -43,7 +43,7 @@ def test_a_database_made_world_readable_before_is_made_the_owners_alone(tmp_path
 
 def test_every_connection_overwrites_deleted_content(tmp_path, keys):
     # Debian builds SQLite with secure_delete on by default; Python's own builds for macOS and Windows do not.
-    # There this fails without the pragma; the erasure test in tests/handlers/test_erase.py fails here.
+    # There this fails without the pragma; here it guards the setting, and the erasure test checks the files.
     engine = make_engine(f"sqlite:///{tmp_path}/utvag.db", pool_size=3)
     connections = [engine.connect() for _ in range(3)]
     assert [connection.exec_driver_sql("PRAGMA secure_delete").scalar() for connection in connections] == [1, 1, 1]
