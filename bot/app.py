@@ -28,7 +28,7 @@ from bot.health import Health
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import bind_socket, build_app, make_server
-from handlers.alerts import alert_undelivered
+from handlers.alerts import alert_flood, alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
 from handlers.profile import load_profile
@@ -61,9 +61,9 @@ class Runtime:
         self.sessions = make_sessionmaker(self.db)
         self.profile = load_profile(self.settings.profile)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
-        self.channels: dict[str, Channel] = {
-            "webchat": WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url)
-        }
+        webchat = WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url,
+                                 catalogue=self.engine.catalogue, on_flood=self._flood)  # fmt: skip
+        self.channels: dict[str, Channel] = {"webchat": webchat}
         settings = self.settings
         if settings.telegram_token:
             self.channels["telegram"] = TelegramChannel(
@@ -128,6 +128,16 @@ class Runtime:
             log.warning("UTVAG_STAFF_CHAT_ID or UTVAG_TELEGRAM_TOKEN is not set: staff alerts are not delivered")
         if "sms" not in self.channels or not self.settings.oncall_phone:
             log.warning("Twilio or UTVAG_ONCALL_PHONE is not set: escalation of urgent alerts by SMS is off")
+
+    async def _flood(self, what: str) -> None:
+        """A public endpoint is being flooded: one post to staff (the channel calls this once a quarter hour)."""
+
+        def record() -> None:
+            with self.sessions.begin() as session:
+                alert_flood(session, self.engine.catalogue, what, self.clock.now())
+
+        await asyncio.to_thread(record)
+        self.dispatcher.wake.set()
 
     def _undelivered(self, session: Session, item_id: int, reason: str) -> None:
         alert_undelivered(session, self.engine.catalogue, item_id, reason, self.clock.now())
@@ -211,7 +221,8 @@ class Runtime:
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
-        server = make_server(build_app(routes, self.health.report), self.settings.http_host, self.settings.http_port)
+        server = make_server(build_app(routes, self.health.report, hsts=self._https()), self.settings.http_host,
+                             self.settings.http_port)  # fmt: skip
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),

@@ -16,7 +16,7 @@ from bot import envfile
 from bot.settings import VAR, Settings, SettingsError, load_settings
 from handlers.profile import ProfileError
 from storage.crypto import new_pseudonym_key, new_secret_key
-from storage.db import DatabaseMissing
+from storage.db import DatabaseMissing, owner_only_folder
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -179,7 +179,7 @@ def _serve(settings: Settings) -> int:
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
     """Keys for the demo, made once and kept readable by the owner only."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only_folder(path.parent)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(f"UTVAG_SECRET_KEYS={new_secret_key()}\nUTVAG_PSEUDONYM_KEY={new_pseudonym_key()}\n")

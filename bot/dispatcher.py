@@ -35,6 +35,7 @@ from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSe
 from bot.clock import Clock
 from handlers.catalogue import Catalogue
 from handlers.turn import Option
+from storage.db import scrub
 from storage.models import Case, ChannelIdentity, Contact, Message, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -416,7 +417,8 @@ class Dispatcher:
             identity = session.get(ChannelIdentity, item.identity_id)
             address = identity.address if identity else ""
         options = tuple(Option(key, label) for key, label in meta.get("options", []))
-        return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane, item.kind == "danger")
+        return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane, item.kind == "danger",
+                        farewell=item.target == "address")  # fmt: skip
 
     def _mark_sent(self, ids: list[int], provider_id: str | None, wipe: bool = False) -> None:
         values: dict[str, object] = {"status": "sent", "sent_at": self.clock.now(), "provider_message_id": provider_id, "error": None}
@@ -424,6 +426,8 @@ class Dispatcher:
             values["payload"] = None  # a farewell to an erased person carried their address; once sent, nothing keeps it
         with self.sessions.begin() as session:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(values))
+        if wipe:
+            scrub(self.sessions.kw["bind"])  # the address's old copy must not linger in SQLite's WAL either
 
     def _retry_later(self, ids: list[int], reason: str, retry_after: float | None, attempted: bool = True) -> None:
         with self.sessions.begin() as session:
@@ -444,7 +448,9 @@ class Dispatcher:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(status=status, error=reason[:200]))
             for item_id in ids:
                 self._tell(session, item_id, reason)
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
+            wiped = session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
+        if wiped.rowcount:
+            scrub(self.sessions.kw["bind"])
         # Not configured is a choice the operator made (and was warned about at start-up), not an incident.
         log.log(logging.DEBUG if reason.endswith("not configured") else logging.WARNING,
                 "outbox items %s cannot be delivered: %s", ids, reason)  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +24,7 @@ from handlers.router import respond
 from handlers.timers import run_timers
 from handlers.turn import Inbound, Reply, Turn
 from storage.contacts import find_or_create_identity
-from storage.db import insert_ignoring_duplicates
+from storage.db import insert_ignoring_duplicates, scrub
 from storage.models import Contact, Conversation, JobRun, Message, OutboxItem, ProcessedUpdate
 from storage.outbox import queue_to_contact
 
@@ -43,6 +45,7 @@ class Engine:
     def accept(self, inbound: InboundMessage) -> Accepted:
         """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
         now = self.clock.now()
+        inbound = _carryable(inbound)
         with self.sessions.begin() as session:
             identity = find_or_create_identity(session, inbound.channel, inbound.address, now, inbound.source)
             content = inbound.content
@@ -69,6 +72,8 @@ class Engine:
     def handle_staff(self, provider_id: str, action: StaffAction) -> bool:
         """A staff action, handled once: a repeated update id is dropped by the unique constraint."""
         now = self.clock.now()
+        action = dataclasses.replace(action, telegram_id=_fix(action.telegram_id) or "", text=_fix(action.text) or "",
+                                     choice=_fix(action.choice), reply_to=_fix(action.reply_to))  # fmt: skip
         with self.sessions.begin() as session:
             fresh = insert_ignoring_duplicates(session, ProcessedUpdate, ["channel", "provider_id"], channel="telegram",
                                                provider_id=provider_id, at=now)  # fmt: skip
@@ -134,13 +139,17 @@ class Engine:
             ).all()  # fmt: skip
         for message_id, contact_id in pending:
             try:
-                self._process(message_id, contact_id)
+                if self._process(message_id, contact_id):
+                    # Erased: the rows are gone from the tables; now from SQLite's WAL too (zeroed by secure_delete).
+                    if not scrub(self.sessions.kw["bind"]):
+                        log.warning("after an erasure the database was busy; its log is cleared at the next checkpoint")
             except Exception:
                 log.exception("handler failed on message %s; answering with an apology", message_id)
                 self._apologise(message_id)
         return len(pending)
 
-    def _process(self, message_id: int, contact_id: str) -> None:
+    def _process(self, message_id: int, contact_id: str) -> bool:
+        """Handle one message; True when it erased the person."""
         with self.sessions.begin() as session:
             # Locking the conversation row first keeps one contact's messages in order across processes; the
             # message is read only under the lock, so two workers never both handle it.
@@ -149,7 +158,7 @@ class Engine:
                 select(Message, Contact).join(Contact, Contact.id == Message.contact_id).where(Message.id == message_id)
             ).first()  # fmt: skip
             if conversation is None or found is None or found[0].processed_at is not None:
-                return
+                return False
             message, contact = found
             # One look at this person's earlier messages: any still unhandled (another worker is behind on this
             # contact: keep order), and how many they typed within the flood window.
@@ -161,7 +170,7 @@ class Engine:
                        or_(Message.processed_at.is_(None), Message.created_at >= window_start))
             ).one()  # fmt: skip
             if unhandled:
-                return
+                return False
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
@@ -176,13 +185,14 @@ class Engine:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
                     session.expunge(gone)
-                return
+                return True
             conversation.state = turn.state
             conversation.data = json.dumps(turn.data)
             conversation.updated_at = now
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now, urgent=turn.urgent)
+        return False
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:
@@ -201,6 +211,22 @@ def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime,
     queue_to_contact(session, contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
                      text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane,
                      kind="danger" if urgent else None)  # fmt: skip
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _fix(value: str | None) -> str | None:
+    return LONE_SURROGATE.sub("\ufffd", value) if value and LONE_SURROGATE.search(value) else value
+
+
+def _carryable(inbound: InboundMessage) -> InboundMessage:
+    """A lone surrogate (JSON can carry "\\ud800"; UTF-8 cannot) becomes U+FFFD, so the message is stored, not lost."""
+    fix = _fix
+    content = inbound.content
+    fixed = dataclasses.replace(content, text=fix(content.text) or "", choice=fix(content.choice), phone=fix(content.phone),
+                                media=fix(content.media))  # fmt: skip
+    return dataclasses.replace(inbound, address=fix(inbound.address) or "", content=fixed, source=fix(inbound.source))
 
 
 def _content(message: Message) -> Inbound:

@@ -1,8 +1,14 @@
-"""The web server: one Starlette app whose routes come from the channels; never names a provider."""
+"""The web server: one Starlette app whose routes come from the channels; never names a provider.
+
+Around every route: no request body larger than MAX_BODY is read (a declared length is refused at once, a
+stream is cut off), redirects are paths built here and never from the Host header, and HSTS is sent when the
+public URL is https.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -15,10 +21,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from handlers.catalogue import Catalogue
 from storage.db import describe_error, is_outage
 
 log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # the largest thing anyone sends here: a Telegram update, a Twilio form, a dashboard note
+HSTS = "max-age=31536000"
+
 # What a page shows while the database is away (a restart takes seconds): the request can simply be tried again.
 TRY_AGAIN = "Vi kan inte ta emot det just nu. Försök igen om en stund. / We cannot take this right now. Try again in a moment."
 RETRY_AFTER_SECONDS = 5
@@ -35,14 +47,25 @@ async def home(_request: Request) -> Response:
     return RedirectResponse("/chat", status_code=302)
 
 
-def build_app(routes: Sequence[BaseRoute], health: HealthReport = _always_healthy) -> Starlette:
+async def without_slash(request: Request) -> Response:
+    # Starlette's own slash redirect copies the Host header into an absolute URL: a foreign Host would be echoed
+    # back as where to go. A path cannot point anywhere but here.
+    path = "/" + request.path_params["path"].strip("/")
+    return RedirectResponse(path if not path.startswith("//") else "/", status_code=307)
+
+
+def build_app(routes: Sequence[BaseRoute], health: HealthReport = _always_healthy, *, hsts: bool = False,
+              max_body: int = MAX_BODY) -> Starlette:  # fmt: skip
     async def healthz(_request: Request) -> Response:
         # 503 when people cannot be reached (the database is away, a channel is down): monitors and load balancers act on it.
         healthy, body = await health()
         return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route("/", home), Route("/healthz", healthz), *routes],
-                     exception_handlers={DBAPIError: database_away, PoolTimeout: database_away})  # fmt: skip
+    app = Starlette(routes=[Route("/", home), Route("/healthz", healthz), *routes, Route("/{path:path}/", without_slash)],
+                    exception_handlers={DBAPIError: database_away, PoolTimeout: database_away})  # fmt: skip
+    app.router.redirect_slashes = False
+    app.add_middleware(Guard, max_body=max_body, hsts=hsts)
+    return app
 
 
 async def database_away(request: Request, error: Exception) -> Response:
@@ -79,6 +102,67 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+class Guard:
+    """Caps every request body before the app reads it, and adds HSTS to every answer when asked to."""
+
+    def __init__(self, app: ASGIApp, max_body: int, hsts: bool) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.hsts = hsts
+        catalogue = Catalogue.load()
+        self.too_large = json.dumps(
+            {"error": " / ".join(catalogue.text(language, "webchat.too_large") for language in ("sv", "en"))}, ensure_ascii=False
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = self._with_hsts(send) if self.hsts else send
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_body:
+            await self._refuse(scope, send)
+            return
+        body = b""
+        while True:  # read (at most max_body) before the app sees anything, then hand it over whole
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        log.warning("refused a request body over %d bytes on %s", self.max_body, scope.get("path", "?"))
+        response = Response(self.too_large, status_code=413, media_type="application/json", headers={"Connection": "close"})
+        await response(scope, _nothing, send)
+
+    def _with_hsts(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"strict-transport-security", HSTS.encode())]}
+            await send(message)
+
+        return sending
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class Server(uvicorn.Server):

@@ -46,3 +46,8 @@ def alert_undelivered(session: Session, catalogue: Catalogue, item_id: int, reas
 
 def language_of_staff() -> str:
     return "sv"
+
+
+def alert_flood(session: Session, catalogue: Catalogue, what: str, now: datetime) -> None:
+    """One post for a flood of requests, whatever its size: staff see an event, not a queue buried in cases."""
+    queue_to_staff(session, text=catalogue.text(language_of_staff(), "staff.alert.flood", what=what), now=now)

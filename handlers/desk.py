@@ -117,10 +117,15 @@ def _command(desk: Desk, text: str) -> None:
         desk.post(desk.t("staff.unknown_command"))
 
 
+def is_row_id(text: str) -> bool:
+    """Digits a database id can hold: a forged button with a longer number is unknown, not an overflow."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _button(desk: Desk, choice: str) -> None:
     verb, _, rest = choice.partition(":")
     code, _, argument = rest.partition(":")
-    if verb == "incident" and code.isdigit():
+    if verb == "incident" and is_row_id(code):
         incident.decide(desk.session, desk.catalogue, int(code), argument == "confirm", desk.now)
         desk.audit(f"incident_{'confirmed' if argument == 'confirm' else 'cancelled'}", detail=f"incident {code}")
         return
@@ -137,7 +142,7 @@ def _button(desk: Desk, choice: str) -> None:
     elif verb == "handover":
         others = [staff for staff in _colleagues(desk) if staff.id != desk.staff.id]
         desk.post(desk.t("staff.handover_pick", code=case.code), [(f"handto:{case.code}:{s.id}", s.name) for s in others], case)
-    elif verb == "handto" and argument.isdigit():
+    elif verb == "handto" and is_row_id(argument):
         hand_over(desk, case, int(argument))
     elif verb == "number":
         show_number(desk, case)

@@ -14,13 +14,21 @@ HELP = {"help", "hjälp", "hjalp", "info"}
 PHONE_CHANNELS = ("sms", "whatsapp")
 
 
-def handle(turn: Turn) -> bool:
-    """True when the message was a keyword and has been answered."""
+def stop(turn: Turn) -> bool:
+    """True when the message was a stop word on a phone channel: it always stops, at any step."""
     word = turn.words
     if turn.channel in PHONE_CHANNELS and word in TWILIO_STOP | OUR_STOP:
         turn.contact.stopped_at = turn.now
         if word in OUR_STOP:  # Twilio confirms its own stop words; ours we confirm
             turn.say("stop.done")
+        return True
+    return False
+
+
+def handle(turn: Turn) -> bool:
+    """True when the message was a keyword and has been answered."""
+    word = turn.words
+    if stop(turn):
         return True
     if turn.contact.stopped_at is not None and word in START:
         turn.contact.stopped_at = None

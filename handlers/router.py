@@ -75,6 +75,13 @@ def respond(turn: Turn) -> None:
     if said is None and danger.check(turn):
         return  # the person carries on where they were with their next message
     # after NEJ the message that raised the question is the inbound one: it goes on where they were
+    if keywords.stop(turn):
+        return  # STOP on SMS stops, whatever else is going on
+    if turn.state == "erase.confirm":
+        # The answer to "erase everything?" is for us, whoever has the case: never relayed, never a keyword
+        # ("yes" is also SMS's START), never a menu word.
+        erase.confirm(turn)
+        return
     if keywords.handle(turn):
         return
     if erase.asked(turn):

@@ -53,3 +53,37 @@ def find_or_create_identity(
         if identity is None:
             raise
     return identity
+
+
+def move_identity(session: Session, channel: str, old_address: str, new_address: str) -> bool:
+    """Point the identity found by `old_address` at `new_address` instead: the old one opens nothing any more."""
+    identity = find_identity(session, channel, old_address)
+    if identity is None:
+        return False
+    _readdress(identity, channel, new_address)
+    return True
+
+
+def set_resume_code(session: Session, channel: str, address: str, code: str) -> bool:
+    """Keep a keyed hash of a code that reopens this identity from another device; a new code replaces the old."""
+    identity = find_identity(session, channel, address)
+    if identity is None:
+        return False
+    identity.resume_hash = active_keyring().lookup_hash(f"{channel}-resume", code)
+    return True
+
+
+def resume_identity(session: Session, channel: str, code: str, new_address: str) -> bool:
+    """The identity whose code this is now answers to `new_address` (and no longer to the device it was on)."""
+    digest = active_keyring().lookup_hash(f"{channel}-resume", code)
+    identity = session.scalar(select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.resume_hash == digest))
+    if identity is None:
+        return False
+    _readdress(identity, channel, new_address)
+    return True
+
+
+def _readdress(identity: ChannelIdentity, channel: str, address: str) -> None:
+    canonical = canonical_address(channel, address)
+    identity.address_hash = active_keyring().lookup_hash(channel, canonical)
+    identity.address = canonical

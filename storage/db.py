@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,8 @@ def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
         path = sqlite_path(url)
         if path is not None and not create and not path.exists():
             raise DatabaseMissing(f"there is no database at {path.resolve()}")
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None and not parsed.database.startswith("file:"):
+            owner_only_file(path)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
@@ -87,7 +88,36 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: an erased person stays erased in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def owner_only_folder(folder: Path) -> None:
+    """Create the folder if needed; one Utväg creates is the owner's alone (0700)."""
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
+def owner_only_file(path: Path) -> None:
+    """The SQLite file, made 0600 before SQLite opens it: its -wal and -shm files take the same mode."""
+    owner_only_folder(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists() and each.stat().st_mode & 0o077:
+            each.chmod(0o600)
+
+
+def scrub(engine: Engine) -> bool:
+    """After an erasure: on SQLite, copy the WAL (which still holds the old rows) into the zeroed file and truncate
+    it. True when done; False when a reader held it (the next scrub, or SQLite's own checkpoint, finishes it).
+    PostgreSQL keeps dead rows until VACUUM: see docs/operator.md."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as connection:
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    return not (busy and busy[0])
 
 
 def insert_ignoring_duplicates(session: Session, model: type, index_elements: list[str], **values: Any) -> Any:

@@ -46,13 +46,18 @@ class ChannelIdentity(Base):
     """How to reach a contact on one channel: the address encrypted, plus a keyed hash to find it."""
 
     __tablename__ = "channel_identities"
-    __table_args__ = (UniqueConstraint("channel", "address_hash", name="uq_identity_address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address_hash", name="uq_identity_address"),
+        UniqueConstraint("resume_hash", name="uq_identity_resume"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     address_hash: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(EncryptedText())
+    # Web chat: a keyed hash of the word code the person wrote down to reopen the chat elsewhere; never the code.
+    resume_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

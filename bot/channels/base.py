@@ -31,6 +31,7 @@ class Outbound:
     request_contact: bool = False
     lane: int = 0
     urgent: bool = False  # the answer to someone in danger: ahead of every other reply waiting for the provider
+    farewell: bool = False  # the goodbye after an erasure: the person's transcript is already gone
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def _number(desk: WebDesk, case: Case, _form: FormData) -> str | None:
 
 def _handover(desk: WebDesk, case: Case, form: FormData) -> str | None:
     to = form.get("to") or ""
-    if not to.isdigit():
+    if not desks.is_row_id(to):
         return "Välj vem som ska ta över."
     desks.hand_over(desk, case, int(to))
     return None if desk.said else "Den personen kan inte ta över ärendet."

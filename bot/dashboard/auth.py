@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,10 +28,18 @@ log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=8)
-FAILURE_WINDOW = timedelta(minutes=15)
-FAILURES_PER_NAME = 5
-# Higher per address: a unit's office (or a proxy in front of Utväg) puts every worker behind one address.
-FAILURES_PER_ADDRESS = 20
+# Failed logins slow guessing down; they never lock anyone out. Each kind of key allows some failures for free,
+# then asks for a wait that doubles with every further failure, up to a ceiling. A wait refused is not a failure.
+# The real person is apart from a guesser: their own address (or the device cookie their last login left) has
+# its own count, so failures from elsewhere never make them wait more than the name's short ceiling.
+FAILURE_WINDOW = timedelta(hours=1)
+SLOWDOWN = {  # kind: (failures free, longest wait)
+    "pair": (3, timedelta(minutes=15)),  # this name from this address
+    "address": (10, timedelta(minutes=15)),  # any name from this address: a proxy or an office shares one
+    "name": (10, timedelta(minutes=2)),  # this name from anywhere: guessing spread over many addresses
+    "device": (5, timedelta(minutes=1)),  # this name from a browser it logged in on before
+}
+DEVICE_DAYS = 365
 MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
@@ -90,14 +99,20 @@ class Viewer:
 @dataclass(frozen=True)
 class LoginResult:
     token: str | None = None  # set on success: the cookie's value; only its hash is stored
-    limited: bool = False  # too many failures: not even tried
+    wait: int = 0  # seconds to wait before trying again: not even tried
+    device: str | None = None  # set on success: a cookie that marks this browser as the person's own
+
+    @property
+    def limited(self) -> bool:
+        return self.wait > 0
 
 
-def log_in(session: Session, name: str, password: str, address: str, now: datetime) -> LoginResult:
-    keys = _failure_keys(name, address)
-    if _limited(session, keys, now):
-        log.warning("dashboard login refused: too many failures (name %s, address %s)", keys[0][:8], keys[1][:8])
-        return LoginResult(limited=True)
+def log_in(session: Session, name: str, password: str, address: str, now: datetime, device: str | None = None) -> LoginResult:
+    keys = _failure_keys(name, address, device)
+    wait = _wait(session, keys, now)
+    if wait:
+        log.warning("dashboard login slowed: wait %d s (%s)", wait, ", ".join(f"{kind} {key[:8]}" for kind, key in keys.items()))
+        return LoginResult(wait=wait)
     candidates = list(session.scalars(
         select(Staff).where(Staff.name == name.strip(), Staff.removed_at.is_(None), Staff.password_hash.is_not(None))
     ))  # fmt: skip
@@ -105,14 +120,14 @@ def log_in(session: Session, name: str, password: str, address: str, now: dateti
     if not candidates:
         verify_password(None, password)
     if staff is None:
-        for key in keys:
+        for key in keys.values():
             session.add(LoginFailure(key=key, at=now))
         session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
-        log.warning("dashboard login failed (name %s, address %s)", keys[0][:8], keys[1][:8])
+        log.warning("dashboard login failed (%s)", ", ".join(f"{kind} {key[:8]}" for kind, key in keys.items()))
         return LoginResult()
     if _hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = _hasher.hash(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    session.execute(delete(LoginFailure).where(LoginFailure.key.in_([keys[kind] for kind in ("pair", "device") if kind in keys])))
     session.execute(delete(StaffSession).where(  # sessions nobody came back to
         or_(StaffSession.last_seen_at < now - IDLE_TIMEOUT, StaffSession.created_at < now - ABSOLUTE_TIMEOUT)))  # fmt: skip
     token = secrets.token_urlsafe(32)  # 32 random bytes
@@ -120,22 +135,41 @@ def log_in(session: Session, name: str, password: str, address: str, now: dateti
                              created_at=now, last_seen_at=now))  # fmt: skip
     audit(session, actor=f"staff:{staff.id}:{staff.name}", action="logged_in", now=now, detail="dashboard")
     log.info("dashboard login (staff %s)", staff.id)
-    return LoginResult(token=token)
+    return LoginResult(token=token, device=device_cookie(name))
 
 
-def _failure_keys(name: str, address: str) -> tuple[str, str]:
+def device_cookie(name: str) -> str:
+    """What a browser keeps after logging in as `name`: a keyed hash, so nobody without the key can make one."""
+    return active_keyring().lookup_hash("dashboard-device", name.strip().casefold())[:32]
+
+
+def _failure_keys(name: str, address: str, device: str | None) -> dict[str, str]:
     """Keyed hashes: the table (and the log, which shows a prefix) holds neither names nor addresses."""
     keyring = active_keyring()
-    return keyring.lookup_hash("dashboard-login-name", name.strip().casefold()), keyring.lookup_hash("dashboard-login-address", address)
+    folded = name.strip().casefold()
+    if device is not None and same(device, device_cookie(name)):
+        return {"device": keyring.lookup_hash("dashboard-login-device", folded)}
+    return {
+        "pair": keyring.lookup_hash("dashboard-login-pair", f"{folded}\n{address}"),
+        "address": keyring.lookup_hash("dashboard-login-address", address),
+        "name": keyring.lookup_hash("dashboard-login-name", folded),
+    }
 
 
-def _limited(session: Session, keys: tuple[str, str], now: datetime) -> bool:
+def _wait(session: Session, keys: dict[str, str], now: datetime) -> int:
+    """Seconds until every key's wait has passed (0: try now)."""
     since = now - FAILURE_WINDOW
-    for key, limit in zip(keys, (FAILURES_PER_NAME, FAILURES_PER_ADDRESS), strict=True):
-        count = session.scalar(select(func.count()).select_from(LoginFailure).where(LoginFailure.key == key, LoginFailure.at >= since))
-        if (count or 0) >= limit:
-            return True
-    return False
+    longest = 0.0
+    for kind, key in keys.items():
+        count, last = session.execute(
+            select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.key == key, LoginFailure.at >= since)
+        ).one()  # fmt: skip
+        free, ceiling = SLOWDOWN[kind]
+        if not count or count < free or last is None:
+            continue
+        delay = min(ceiling.total_seconds(), 2.0 ** (count - free))
+        longest = max(longest, (last + timedelta(seconds=delay) - now).total_seconds())
+    return math.ceil(longest) if longest > 0 else 0
 
 
 # --- sessions ---------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.base import InboundMessage
 from bot.dashboard.auth import hash_password, verify_password
 from handlers.turn import Inbound
-from storage.models import Staff
+from storage.db import owner_only_folder
+from storage.models import Message, Staff
 from storage.staff import add_staff, audit
 
 DEMO_NAME = "Demo"
@@ -25,7 +26,7 @@ def demo_staff(sessions: sessionmaker[Session], path: Path, now: datetime) -> tu
         password = path.read_text().strip()
     else:
         password = secrets.token_urlsafe(12)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only_folder(path.parent)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(password + "\n")
@@ -39,8 +40,8 @@ def demo_staff(sessions: sessionmaker[Session], path: Path, now: datetime) -> tu
     return DEMO_NAME, password
 
 
-# Each visitor's messages, as the web chat would send them: (choice key or None, text). Fixed provider ids make
-# a second `--sample-data` start a no-op: the engine drops repeats.
+# Each visitor's messages, as the web chat would send them: (choice key or None, text). The visitors' ids are
+# random, like any visitor's; fixed provider ids make a second `--sample-data` start a no-op.
 SAMPLES: dict[str, list[tuple[str | None, str]]] = {
     "application-housing": [("lang:sv", "Svenska"), ("menu:apply", "Ansök om stöd"), ("apply:me", "Mig själv"), ("apply:yes", "Ja"),
                             ("need:housing", "Boende"), ("need:income", "Inkomst eller jobb"), ("apply:done", "Klar"),
@@ -58,8 +59,11 @@ def add_sample_cases(runtime: object) -> int:
     """Feed the sample conversations through `runtime.engine` (accept, then process); returns messages accepted."""
     engine = runtime.engine  # type: ignore[attr-defined]
     accepted = 0
-    for number, (name, steps) in enumerate(SAMPLES.items(), start=1):
-        visitor = f"sample-visitor-{number:04d}-{name}"[:64]
+    for name, steps in SAMPLES.items():
+        with engine.sessions() as session:
+            if session.scalar(select(Message.id).where(Message.channel == "webchat", Message.provider_id == f"sample:{name}:0")):
+                continue  # added at an earlier start
+        visitor = secrets.token_urlsafe(24)  # nobody can guess it and open the sample chat from the web
         messages = [Inbound(kind="start", text="/start")]
         messages += [Inbound(kind="choice", choice=key, text=text) if key else Inbound(kind="text", text=text) for key, text in steps]
         for step, content in enumerate(messages):

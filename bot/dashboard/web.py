@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 import secrets
 import traceback
@@ -99,6 +100,7 @@ class Dashboard:
         self.secure = public_url.startswith("https://")
         prefix = "__Host-" if self.secure else ""
         self.cookie, self.login_cookie = f"{prefix}utvag_staff", f"{prefix}utvag_staff_login"
+        self.device_cookie = f"{prefix}utvag_staff_device"
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
         self.templates.filters["local"] = self._local
@@ -220,18 +222,22 @@ class Dashboard:
             return await self.login_page(request, form, "Skriv ditt namn och ditt lösenord.", 400)
         address = request.client.host if request.client else "unknown"
         old = request.cookies.get(self.cookie)
+        device = request.cookies.get(self.device_cookie)
 
         def work(session: Session) -> auth.LoginResult:
             auth.log_out(session, old)  # never carry a session over a login
-            return auth.log_in(session, name, password, address, self.clock.now())
+            return auth.log_in(session, name, password, address, self.clock.now(), device)
 
         result = await self._db(work)
         if result.limited:
-            return await self.login_page(request, form, "För många misslyckade inloggningar. Vänta 15 minuter och försök igen.", 429)
+            wait = _duration(result.wait)
+            return await self.login_page(request, form, f"Många misslyckade inloggningar. Vänta {wait} och försök igen.", 429)
         if result.token is None:
             return await self.login_page(request, form, "Fel namn eller lösenord. Försök igen.", 401)
         response = RedirectResponse("/staff", status_code=303)
         self._cookie(response, self.cookie, result.token)
+        if result.device:  # this browser is the person's own: guessing elsewhere never slows them down here
+            self._cookie(response, self.device_cookie, result.device, max_age=auth.DEVICE_DAYS * 24 * 3600)
         self._forget(response, self.login_cookie)
         return response
 
@@ -402,7 +408,7 @@ class Dashboard:
             raise Refusal(400, "Du kan inte ta bort dig själv", "Be en annan ansvarig ta bort dig, så att någon alltid kan sköta teamet.")
 
         def work(session: Session) -> None:
-            member = session.get(Staff, staff_id)
+            member = session.get(Staff, staff_id) if 0 < staff_id < 2**63 else None  # a made-up id: nobody, not an overflow
             if member is None or member.removed_at is not None:
                 raise Refusal(404, "Personen finns inte", "Den personen finns inte i teamet längre. Gå tillbaka till teamet.")
             member.removed_at = now
@@ -473,3 +479,10 @@ def _alarm(case: Case, transcript: list[dict[str, Any]]) -> dict[str, Any] | Non
     if not case.urgent and case.check_asked_at is None:
         return None
     return next((line for line in reversed(transcript) if line["mine"] and assess(line["text"]).level != NORMAL), None)
+
+
+def _duration(seconds: int) -> str:
+    """A wait as a person says it: "1 sekund", "40 sekunder", "3 minuter"."""
+    if seconds < 90:
+        return "1 sekund" if seconds == 1 else f"{seconds} sekunder"
+    return f"{math.ceil(seconds / 60)} minuter"

@@ -160,11 +160,17 @@ def test_a_person_applies_on_a_phone_and_a_worker_answers_from_the_dashboard(ser
     person.goto(f"{server.url}/healthz")
     person.goto(f"{server.url}/chat")
     bot_says(person, ANSWER)
+    (chat_cookie,) = [c["value"] for c in person_context.cookies() if c["name"] == "utvag_chat"]
     person.click("#quick-exit")
     person.wait_for_url(EXIT_STUB)
     shot(person, "07-quick-exit-landed")
     person.go_back()
     assert "/chat" not in person.url
+    # Whoever picks up the phone afterwards and opens the chat finds a new, empty one: nothing reopens the old.
+    person.goto(f"{server.url}/chat")
+    bot_says(person, "Välj språk")
+    assert ANSWER not in person.locator("#messages").inner_text()
+    assert [c for c in person_context.cookies() if c["name"] == "utvag_chat"][0]["value"] != chat_cookie
     for context in (person_context, staff_context, thief_context):
         context.close()
     requests.assert_local()
@@ -226,3 +232,59 @@ def test_the_danger_answer_stands_apart_with_the_numbers_one_tap_away(server, ch
     assert danger.evaluate("e => getComputedStyle(e).borderLeftWidth") != ordinary.evaluate("e => getComputedStyle(e).borderLeftWidth")
     shot(page, "10-phone-danger-answer")
     requests.assert_local()
+
+
+def test_a_code_written_down_reopens_the_chat_on_another_device_after_a_quick_exit(server, chromium):
+    requests = Requests()
+    phone = requests.watch(chromium.new_context(**PHONE, locale="sv-SE")).new_page()
+    phone.goto(f"{server.url}/chat")
+    choose(phone, "Svenska")
+    bot_says(phone, "Vad vill du göra?")
+    phone.click("#code-get")
+    shown = phone.locator("#code-shown")
+    shown.wait_for(state="visible", timeout=15_000)
+    code = re.search(r"([a-z]+(?:-[a-z]+){3})", shown.inner_text()).group(1)
+    shot(phone, "09-phone-code-shown")
+    phone.click("#quick-exit")
+    phone.wait_for_url(EXIT_STUB)
+
+    laptop = requests.watch(chromium.new_context(**DESKTOP, locale="sv-SE")).new_page()
+    laptop.goto(f"{server.url}/chat")
+    bot_says(laptop, "Välj språk")
+    laptop.fill("#code-input", code.replace("-", " "))
+    laptop.click("#code-use")
+    laptop.locator("#messages .msg.me").filter(has_text="Svenska").wait_for(timeout=15_000)
+    bot_says(laptop, "Vad vill du göra?")
+    shot(laptop, "10-desktop-reopened-with-code")
+    requests.assert_local()
+
+
+def test_arriving_by_a_link_from_another_site_opens_the_same_chat(server, chromium):
+    context = chromium.new_context(**DESKTOP, locale="sv-SE")
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    choose(page, "Svenska")
+    bot_says(page, "Vad vill du göra?")
+    # Another site (another origin: localhost is not 127.0.0.1) links to the chat; the person follows the link.
+    other = server.url.replace("127.0.0.1", "localhost") + "/healthz"
+    page.goto(other)
+    page.set_content(f'<a id="back" href="{server.url}/chat">Tillbaka till chatten</a>')
+    page.click("#back")
+    page.wait_for_url(f"{server.url}/chat")
+    page.locator("#messages .msg.me").filter(has_text="Svenska").wait_for(timeout=15_000)
+    context.close()
+
+
+def test_after_erasure_the_farewell_shows_and_the_chat_ends(server, chromium):
+    context = chromium.new_context(**PHONE, locale="sv-SE")
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    choose(page, "Svenska")
+    bot_says(page, "Vad vill du göra?")
+    page.fill("#input", "RADERA")
+    page.keyboard.press("Enter")
+    choose(page, "JA, radera")
+    bot_says(page, "Klart. Allt om dig är raderat.")
+    assert page.locator("#input").is_disabled()
+    shot(page, "11-phone-erased-farewell")
+    context.close()

@@ -194,6 +194,7 @@ def test_demo_keys_are_readable_by_the_owner_only(tmp_path):
     keys = demo_keys(tmp_path / "var" / "demo-keys.env")
     mode = stat.S_IMODE(os.stat(tmp_path / "var" / "demo-keys.env").st_mode)
     assert mode == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "var").st_mode) == 0o700  # and the folder Utväg made is the owner's alone
     assert keys == demo_keys(tmp_path / "var" / "demo-keys.env")  # made once, then reused
 
 

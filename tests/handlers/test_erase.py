@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from sqlalchemy import inspect, select, text
 
 from bot.channels.base import ChannelInfo
@@ -66,3 +67,93 @@ def test_erase_in_english(engine):
     (confirm,) = chat.send("delete")
     assert "Reply YES" in confirm
     assert chat.send("yes") == []  # the farewell goes out by itself, to where they wrote from
+
+
+def claim_the_case(engine):
+    with engine.sessions.begin() as session:
+        session.scalar(select(Case)).state = "claimed"
+
+
+def contacts(engine) -> int:
+    with engine.sessions() as session:
+        return session.scalar(text("select count(*) from contacts"))
+
+
+def test_yes_erases_even_when_a_worker_has_the_case(engine):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    assert chat.send("Hej igen") == ["Din kontaktperson har fått ditt meddelande."]
+    (confirm,) = chat.send("RADERA")
+    assert confirm.startswith("Vill du att vi raderar allt")
+    assert chat.send("JA") == []  # not relayed to the worker: erased, and the farewell goes out by itself
+    assert contacts(engine) == 0
+
+
+def test_on_sms_the_number_of_the_yes_option_erases_a_claimed_case(engine):
+    chat = started(engine, channel="sms", address="+46701234567")
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("jag kan prata efter tre")  # relayed, acknowledged
+    (confirm,) = chat.send("RADERA")
+    assert "Svara JA" in confirm and chat.labels == ["JA, radera", "Nej"]
+    assert chat.press("JA, radera") == []  # on SMS: "1"
+    assert contacts(engine) == 0
+
+
+def test_on_sms_a_typed_yes_erases_a_claimed_case(engine):
+    chat = started(engine, channel="sms", address="+46701234568")
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("RADERA")
+    assert chat.send("Ja") == []
+    assert contacts(engine) == 0
+
+
+def test_no_keeps_a_claimed_case_and_nothing_is_relayed(engine):
+    chat = started(engine)
+    chat.press("Ställ en fråga")
+    chat.send("Hur lång tid tar det?")
+    claim_the_case(engine)
+    chat.send("RADERA")
+    assert chat.send("nej")[0] == "Ingenting raderades."
+    assert contacts(engine) == 1
+
+
+def test_after_erasure_nothing_of_the_person_is_left_in_the_sqlite_files(db, engine, clock):
+    if db.kind != "sqlite":
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM: docs/operator.md says so")
+    chat = started(engine, address="918273646")
+    chat.press("Ställ en fråga")
+    chat.send("Jag heter Kalle och bor på Råckstavägen")
+    with db.engine.connect() as connection:
+        queries = ("select body from messages where body is not null", "select address, address_hash from channel_identities",
+                   "select summary from cases", "select data from conversations")
+        stored = [row for query in queries for row in connection.execute(text(query)).all()]
+    secrets = [value.encode() for row in stored for value in row if value]
+    assert len(secrets) > 5
+    chat.send("RADERA")
+    chat.press("JA, radera")
+    asyncio.run(Dispatcher(db.sessions, {"telegram": Collect()}, clock, staff_chat_id=-100).deliver_due(0))
+    files = [path for path in db.path.parent.iterdir() if path.name.startswith(db.path.name)]
+    content = b"".join(path.read_bytes() for path in files)
+    assert [secret for secret in secrets if secret in content] == []
+
+
+def test_stop_on_sms_still_stops_while_erasure_waits_for_its_answer(engine):
+    chat = started(engine, channel="sms", address="+46701234569")
+    chat.send("RADERA")
+    assert chat.send("SLUTA")[0].startswith("Du får inga fler meddelanden")
+    with engine.sessions() as session:
+        assert session.scalar(text("select stopped_at from contacts")) is not None
+
+
+def test_a_stopped_person_who_answers_yes_to_erasure_is_erased_not_restarted(engine):
+    chat = started(engine, "English", channel="sms", address="+46701234570")
+    chat.send("STOP")
+    chat.send("DELETE")
+    assert chat.send("yes") == []  # "yes" is also SMS's START; here it answers the question just asked
+    assert contacts(engine) == 0

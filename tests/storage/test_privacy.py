@@ -6,6 +6,7 @@ from sqlalchemy import select, text
 
 from bot.channels.base import InboundMessage
 from handlers.turn import Inbound
+from storage.contacts import set_resume_code
 from storage.crypto import DecryptionError
 from storage.models import Case, Message, Staff
 
@@ -14,14 +15,18 @@ PHONE = "+46701234567"
 SECRET_TEXT = "Jag heter Kalle Svensson och bor på Råckstavägen 12"
 NOTE = "Ringde mamman, hon oroar sig för skulderna"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+VISITOR = "Zq3_visitor-id-issued-by-the-srv"  # a web-chat visitor id: works as a credential, so never in clear
+CODE = "bord-katt-sol-regn"  # the words that reopen that chat
 
 
 def fill(db, engine):
     engine.accept(InboundMessage("telegram", "1", CHAT_ID, Inbound(kind="text", text=SECRET_TEXT)))
     engine.accept(InboundMessage("sms", "SM1", "070-123 45 67", Inbound(kind="text", text=SECRET_TEXT)))
     engine.accept(InboundMessage("telegram", "2", CHAT_ID, Inbound(kind="contact", phone=PHONE)))
+    engine.accept(InboundMessage("webchat", "3f2a", VISITOR, Inbound(kind="start", text="/start")))
     engine.process_pending()
     with db.sessions.begin() as session:
+        assert set_resume_code(session, "webchat", VISITOR, CODE)
         contact_id = session.scalar(select(Message.contact_id).limit(1))
         session.add(Staff(name="Sara", role="lead", telegram_hash="x" * 64, telegram_id=CHAT_ID, phone=PHONE, created_at=NOW))
         session.add(Case(code="K-7F3A", contact_id=contact_id, kind="question", summary=SECRET_TEXT, notes=NOTE,
@@ -44,7 +49,7 @@ def test_the_raw_database_holds_no_address_number_or_text(db, engine):
     raw = raw_bytes(db)
     assert len(raw) > 10_000 and b"K-7F3A" in raw  # the dump is real: it holds the case code
     for secret in (CHAT_ID, PHONE, "0701234567", "070-123 45 67", SECRET_TEXT, "Kalle", "Råckstavägen", NOTE,
-                   "Hej! Det här är Utväg"):  # fmt: skip
+                   "Hej! Det här är Utväg", VISITOR, CODE, "bord"):  # fmt: skip
         assert secret.encode() not in raw, secret
         assert secret.encode("utf-16-le") not in raw, secret
 

@@ -8,18 +8,22 @@
       send: 'Skicka', log: 'Meddelanden', options: 'Svarsalternativ',
       offline: 'Ingen anslutning just nu. Vi försöker igen.',
       sendFail: 'Meddelandet skickades inte. Försök igen.',
-      footer: 'Du kan vara anonym. Skriv RADERA för att ta bort allt om dig.',
+      footer: 'Du kan vara anonym. Skriv RADERA för att ta bort allt om dig, eller KOD för att kunna fortsätta senare.',
+      codeGet: 'Få en kod för att fortsätta senare', codeLabel: 'Har du en kod? Skriv den här', codeUse: 'Öppna',
+      codeFail: 'Koden kunde inte prövas. Försök igen.', ended: 'Chatten är avslutad. Ladda om sidan för att börja en ny.',
     },
     en: {
       switch: 'Svenska', exit: 'Leave quickly', label: 'Your message', placeholder: 'Write here…',
       send: 'Send', log: 'Messages', options: 'Choices',
       offline: 'No connection right now. Trying again.',
       sendFail: 'The message was not sent. Try again.',
-      footer: 'You can stay anonymous. Write DELETE to erase everything about you.',
+      footer: 'You can stay anonymous. Write DELETE to erase everything about you, or CODE to continue later.',
+      codeGet: 'Get a code to continue later', codeLabel: 'Have a code? Write it here', codeUse: 'Open',
+      codeFail: 'The code could not be tried. Try again.', ended: 'The chat has ended. Reload the page to start a new one.',
     },
   };
   const LANG_KEY = 'chat-ui-lang'; // neutral name: nothing in storage hints at what the site is
-  const EXIT_URL = 'https://www.google.com/';
+  const LEAVE_URL = '/chat/leave'; // forgets this chat on the device, then goes on to a search engine
   const MAX_BACKOFF_MS = 10000;
 
   const $ = (id) => document.getElementById(id);
@@ -31,7 +35,7 @@
   const seen = new Set(); // ids already on screen: never show the same id twice
   let shownOptions = null; // {id, options} of the latest bot message, to restore after a failed send
   let pollMs = 1500, failures = 0, timer = null, inFlight = false, pollAgain = false;
-  let sending = false, leaving = false;
+  let sending = false, leaving = false, ended = false;
   let status = null; // {kind, text}; kind is a STRINGS key so it can be re-translated
 
   function readLang() { // only the UI language is ever stored, never message text
@@ -168,6 +172,7 @@
       const ms = Number(data.poll_ms);
       if (ms >= 300 && ms <= 60000) pollMs = ms;
       if (!leaving) addMessages(Array.isArray(data.messages) ? data.messages : []);
+      if (data.ended) end(); // erased: the goodbye is shown, nothing more will come
       failures = 0;
       clearStatus('offline');
     } catch (err) {
@@ -175,6 +180,7 @@
       setStatus('offline', err.sentence);
     }
     inFlight = false;
+    if (ended) return;
     if (pollAgain) { pollAgain = false; poll(); } else schedule();
   }
 
@@ -182,7 +188,7 @@
   function stopTimer() { clearTimeout(timer); timer = null; }
   function schedule() {
     stopTimer();
-    if (document.hidden || leaving) return;
+    if (document.hidden || leaving || ended) return;
     const delay = failures ? Math.min(MAX_BACKOFF_MS, pollMs * Math.pow(2, failures)) : pollMs;
     timer = setTimeout(poll, delay);
   }
@@ -204,6 +210,11 @@
       const data = await r.json().catch(() => null);
       if (!r.ok) throw failure(data && data.error);
       const id = Number(data && data.id);
+      if (data && data.notice) { // the person asked for their code: shown beside the chat, not in it
+        el.remove();
+        $('code-shown').textContent = data.notice;
+        $('code-shown').hidden = false;
+      }
       if (id) {
         lastMeId = Math.max(lastMeId, id);
         if (seen.has(id) && el.dataset.id !== String(id)) el.remove(); // poll already showed it
@@ -251,11 +262,49 @@
     while (input.rows < 4 && input.scrollHeight > input.clientHeight) input.rows += 1;
   }
 
+  function end() {
+    ended = true;
+    stopTimer();
+    input.disabled = sendBtn.disabled = true;
+    setStatus('ended');
+  }
+
   function leave() {
     leaving = true;
     stopTimer();
-    log.textContent = input.value = statusEl.textContent = ''; // nothing left on screen
-    window.location.replace(EXIT_URL); // replace: this page does not stay in Back history
+    log.textContent = input.value = statusEl.textContent = $('code-shown').textContent = ''; // nothing left on screen
+    window.location.replace(LEAVE_URL); // replace: this page does not stay in Back history
+  }
+
+  async function post(url, body) {
+    const r = await fetch(url, {
+      method: 'POST', credentials: 'same-origin', cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body),
+    });
+    const data = await r.json().catch(() => null);
+    if (!r.ok || !data) throw failure(data && data.error);
+    return data;
+  }
+
+  // A code to write down: shown once, on screen only, never stored in the browser.
+  async function getCode() {
+    try {
+      const data = await post('/chat/api/code', {});
+      $('code-shown').textContent = data.text;
+      $('code-shown').hidden = false;
+    } catch (err) { setStatus('codeFail', err.sentence); }
+  }
+
+  async function useCode(e) {
+    e.preventDefault();
+    const field = $('code-input');
+    const code = field.value.trim();
+    if (!code) return;
+    try {
+      await post('/chat/api/resume', { code: code });
+      field.value = '';
+      window.location.replace('/chat'); // the reopened chat, under this browser's new id
+    } catch (err) { setStatus('codeFail', err.sentence); }
   }
 
   let shiftTimes = [];
@@ -269,6 +318,8 @@
   }
 
   $('quick-exit').addEventListener('click', leave);
+  $('code-get').addEventListener('click', getCode);
+  $('resume').addEventListener('submit', useCode);
   document.addEventListener('keydown', onKeyForExit, true);
   $('lang-switch').addEventListener('click', () => {
     lang = lang === 'sv' ? 'en' : 'sv';
