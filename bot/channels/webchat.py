@@ -31,7 +31,7 @@ from bot.channels.base import Accept, ChannelInfo, InboundMessage, Outbound
 from bot.ratelimit import TokenBuckets
 from bot.web import origin_of
 from handlers.catalogue import Catalogue
-from handlers.triage import assess
+from handlers.triage import NORMAL, assess
 from handlers.turn import Inbound
 from storage.contacts import find_identity, move_identity, resume_identity, set_resume_code
 from storage.crypto import active_keyring
@@ -217,7 +217,7 @@ class WebChatChannel:
             return self._error(request, "webchat.unreadable", 400)
         if len(text) > MAX_TEXT:
             return self._error(request, "webchat.too_long", 413)
-        if not self.sends.take(_keyed(visitor)) and not assess(text).urgent:  # danger always goes through
+        if not self.sends.take(_keyed(visitor)) and assess(text).level == NORMAL:  # what might be danger always goes through
             await self._flooded("messages from one chat")
             return self._error(request, "webchat.slow_down", 429)
         if not choice and " ".join(text.lower().split()) in CODE_WORDS:

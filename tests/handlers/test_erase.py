@@ -84,7 +84,7 @@ def test_yes_erases_even_when_a_worker_has_the_case(engine):
     chat.press("Ställ en fråga")
     chat.send("Hur lång tid tar det?")
     claim_the_case(engine)
-    assert chat.send("Hej igen") == ["Din kontaktperson har fått ditt meddelande."]
+    assert chat.send("Hej igen") == ["Din kontaktperson har fått ditt meddelande.\nÄr du i fara: ring 112."]
     (confirm,) = chat.send("RADERA")
     assert confirm.startswith("Vill du att vi raderar allt")
     assert chat.send("JA") == []  # not relayed to the worker: erased, and the farewell goes out by itself
