@@ -15,6 +15,7 @@ from handlers.lexicon import Vocabulary, _near, fold
 INTENTS_PATH = Path(__file__).with_name("intents.toml")
 FLOWS = ("call", "apply", "ask", "relative", "about", "menu")
 QUESTION_WORDS = 5  # a question typed with this many words or more is itself the question to send
+LONG_QUESTION = 7
 MINOR = ("about", "menu")  # give way to any other sure intent ("fråga om sekretess" → a question)
 
 
@@ -74,7 +75,11 @@ class IntentMatcher:
         found.pop("help", None)
         maybe_relative = "relative" in found
         found.pop("relative", None)
+        if found.get("ask") and found.get("apply"):
+            del found["apply"]  # "undrar hur man ansöker": a question about applying is a question
         sure = [flow for flow in FLOWS if found.get(flow)]
+        if sure == ["about"] and count >= LONG_QUESTION and self._questioning(text):
+            sure = ["ask"]  # a long, particular question about us is for staff, not for the common answers
         major = [flow for flow in sure if flow not in MINOR]
         if len(major) == 1:
             return Reading(flow=major[0], words=count)
