@@ -47,6 +47,7 @@ class IntentMatcher:
             unknown = [group for group in (*rule.groups, *rule.unless) if group not in data["words"]]
             if rule.intent not in (*FLOWS, "help") or unknown:
                 raise ValueError(f"intents.toml: rule {rule} names an unknown intent or word group {unknown}")
+        self.whole = {fold(phrase): intent for intent, phrases in data.get("whole", {}).items() for phrase in phrases}
         self.language_words = {language: {fold(word) for word in words} for language, words in data.get("language", {}).items()}
 
     def matches(self, text: str) -> dict[str, bool]:
@@ -62,6 +63,9 @@ class IntentMatcher:
 
     def read(self, text: str) -> Reading:
         count = len(fold(text).split())
+        if fold(text) in self.whole:
+            flow = self.whole[fold(text)]
+            return Reading(flow=flow, relative=flow == "relative", words=count)
         found = self.matches(text)
         relative = found.get("relative", False)
         if relative:
