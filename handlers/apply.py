@@ -64,13 +64,15 @@ def eligible(turn: Turn) -> None:
         _ask_eligible(turn)
 
 
-def _ask_needs(turn: Turn, key: str, **values: str) -> None:
+def _ask_needs(turn: Turn, key: str, replace: bool = False, **values: str) -> None:
     """The needs as buttons, the chosen ones marked (a star on SMS: a check mark would make the SMS cost more)."""
     chosen = turn.data.get("needs", [])
     mark = "apply.marked_sms" if turn.channel in PHONE_CHANNELS else "apply.marked"
     options = tuple(Option(f"need:{need}", turn.text(mark, need=turn.text(f"need.{need}")) if need in chosen else turn.text(f"need.{need}"))
                     for need in NEEDS)  # fmt: skip
-    turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),))
+    # a toggle updates the pressed message in place where the channel can (Telegram), instead of adding a copy
+    turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),),
+               replaces=turn.inbound.pressed if replace else None)  # fmt: skip
     turn.goto("apply.needs")
 
 
@@ -88,10 +90,10 @@ def needs(turn: Turn) -> None:
         need = turn.choice[5:]
         if need in chosen:  # pressed again: taken back, and they are told so
             chosen.remove(need)
-            _ask_needs(turn, "apply.needs_removed", need=turn.text(f"need.{need}").lower(), needs=_needs_text(turn) or "-")
+            _ask_needs(turn, "apply.needs_removed", True, need=turn.text(f"need.{need}").lower(), needs=_needs_text(turn) or "-")
         else:
             chosen.append(need)
-            _ask_needs(turn, "apply.needs_chosen", needs=_needs_text(turn) or "-")
+            _ask_needs(turn, "apply.needs_chosen", True, needs=_needs_text(turn) or "-")
     elif turn.choice == "apply:done" or turn.words in ("klar", "done"):
         if chosen:
             _summary(turn)

@@ -31,6 +31,7 @@ class Outbound:
     request_contact: bool = False
     lane: int = 0
     urgent: bool = False  # the answer to someone in danger: ahead of every other reply waiting for the provider
+    replaces: str | None = None  # the provider's id of a message to update in place (Telegram: its text and keyboard)
 
 
 @dataclass(frozen=True)
