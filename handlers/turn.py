@@ -88,11 +88,11 @@ class Turn:
         """Queue a catalogue text; options are (choice key, catalogue key of its label)."""
         self.offer(self.text(key, **values), tuple(Option(choice, self.text(label)) for choice, label in options))
 
-    def acknowledge(self, key: str, **values: Any) -> None:
+    def acknowledge(self, key: str, *, options: Options = (), **values: Any) -> None:
         """A receipt for something the person typed ends with the emergency line: danger triage missed still meets 112."""
         text = self.text(key, **values)
         line = self.text("safety.line")
-        self.offer(text if text.endswith(line) else f"{text}\n{line}")
+        self.offer(text if text.endswith(line) else f"{text}\n{line}", tuple(Option(choice, self.text(label)) for choice, label in options))
 
     def offer(self, text: str, options: tuple[Option, ...] = (), request_contact: bool = False, replaces: str | None = None) -> None:
         """Queue a text with ready-made options; remembers them so "2" or a typed label picks one."""
