@@ -65,11 +65,11 @@ def eligible(turn: Turn) -> None:
 
 
 def _ask_needs(turn: Turn, key: str, replace: bool = False, **values: str) -> None:
-    """The needs as buttons, the chosen ones marked (a star on SMS: a check mark would make the SMS cost more)."""
-    chosen = turn.data.get("needs", [])
-    mark = "apply.marked_sms" if turn.channel in PHONE_CHANNELS else "apply.marked"
-    options = tuple(Option(f"need:{need}", turn.text(mark, need=turn.text(f"need.{need}")) if need in chosen else turn.text(f"need.{need}"))
-                    for need in NEEDS)  # fmt: skip
+    """The needs as buttons, the chosen ones marked. Not on SMS: there the text already names them ("Valt: boende"),
+    and a mark would push a one-segment SMS into two (a check mark into UCS-2)."""
+    chosen = turn.data.get("needs", []) if turn.channel not in PHONE_CHANNELS else []
+    options = tuple(Option(f"need:{need}", turn.text("apply.marked", need=turn.text(f"need.{need}")) if need in chosen
+                           else turn.text(f"need.{need}")) for need in NEEDS)  # fmt: skip
     # a toggle updates the pressed message in place where the channel can (Telegram), instead of adding a copy
     turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),),
                replaces=turn.inbound.pressed if replace else None)  # fmt: skip

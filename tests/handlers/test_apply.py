@@ -111,3 +111,15 @@ def test_an_application_in_english(engine):
     chat.press("Done")
     received, _ = chat.press("Send")
     assert received.startswith("Thank you. Your application has arrived. Right now the wait is about 14 days.")
+
+
+def test_on_sms_the_text_names_the_chosen_needs_and_the_numbers_stay_plain(engine):
+    chat = started(engine, channel="sms", address="+46701234569")
+    chat.press("Ansök om stöd")
+    chat.press("Mig själv")
+    chat.press("Ja")
+    (chosen,) = chat.send("1")
+    assert chosen.startswith("Valt: boende.")
+    assert chat.labels[0] == "Boende"  # no mark: it would make the SMS two segments
+    (removed,) = chat.send("1")
+    assert removed.startswith("Du tog bort boende. Valt: -.")
