@@ -136,3 +136,17 @@ def test_erase_is_one_press_away_after_a_question(engine):
     chat.send("hur lång tid tar det")
     (confirm,) = chat.send("3")
     assert confirm.startswith("Vill du att vi raderar allt")
+
+
+def test_odd_choices_and_texts_never_crash_and_always_answer(engine):
+    chat = started(engine)
+    for send in ({"kind": "choice", "choice": "typed:nonsense", "text": "x"}, {"kind": "choice", "choice": "lang:xx", "text": "x"},
+                 {"kind": "choice", "choice": "typed:call", "text": "x"}, {"text": "ring " * 900}, {"text": "привет как дела"},
+                 {"text": "\x00 ring mig \x01"}):  # fmt: skip
+        assert chat.send(**send), send
+
+
+def test_a_first_message_in_another_script_gets_the_language_question(engine):
+    chat = Chat(engine, channel="sms", address="+46701234596")
+    (greeting,) = chat.send("привет как дела")
+    assert greeting.startswith("Hej! Det här är Utväg")
