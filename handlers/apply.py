@@ -59,7 +59,10 @@ def eligible(turn: Turn) -> None:
         menu.show(turn)
     elif turn.choice in ("apply:yes", "apply:unsure"):
         turn.data["unsure"] = turn.choice == "apply:unsure"
-        _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
+        if turn.data.get("needs"):  # named in the message that started the application ("hjälp med kronofogden")
+            _ask_needs(turn, "apply.needs_chosen", needs=_needs_text(turn))
+        else:
+            _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
     else:
         _ask_eligible(turn)
 

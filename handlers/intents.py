@@ -47,6 +47,8 @@ class IntentMatcher:
             unknown = [group for group in (*rule.groups, *rule.unless) if group not in data["words"]]
             if rule.intent not in (*FLOWS, "help") or unknown:
                 raise ValueError(f"intents.toml: rule {rule} names an unknown intent or word group {unknown}")
+        self.needs = Vocabulary(data.get("needs", {}))
+        self.need_order = tuple(data.get("needs", {}))
         self.whole = {fold(phrase): intent for intent, phrases in data.get("whole", {}).items() for phrase in phrases}
         self.language_words = {language: {fold(word) for word in words} for language, words in data.get("language", {}).items()}
 
@@ -101,6 +103,11 @@ class IntentMatcher:
     def _questioning(self, text: str) -> bool:
         tokens = fold(text).split()
         return "?" in text or (bool(tokens) and "how" in self.vocabulary.groups_of(tokens[0]))
+
+    def needs_in(self, text: str) -> list[str]:
+        """The needs an application message names, in the order of [needs]."""
+        found = self.needs.positions(fold(text).split())
+        return [need for need in self.need_order if need in found]
 
     def language_votes(self, text: str) -> dict[str, int]:
         tokens = fold(text).split()

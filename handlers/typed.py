@@ -41,6 +41,7 @@ def go(turn: Turn, flow: str, for_relative: bool, text: str, words: int) -> None
             turn.data["call_wish"] = kept
     elif flow == "apply":
         apply.begin(turn, for_relative)
+        turn.data["needs"] = [need for need in intents.matcher().needs_in(text) if need in apply.NEEDS]  # already chosen
         if kept:
             turn.data["apply_note"] = kept
     elif flow == "ask":

@@ -52,17 +52,19 @@ def test_at_the_menu_a_sentence_about_applying_starts_the_application(engine):
     assert eligible == "Är personen 18-29 år och bor i Hässelby-Vällingby?"
 
 
-def test_a_wish_for_help_with_a_need_keeps_what_was_written(engine):
-    chat = started(engine)
+def test_a_wish_for_help_with_a_need_keeps_what_was_written_and_chooses_that_need(engine):
+    chat = started(engine, title="Skrivet vid menyn: hjälp med kronofogden")
     chat.send("jag behover hjalp med kronofogden")
     chat.press("Mig själv")
-    chat.press("Ja")
-    chat.press("Skulder")
+    (needs,) = chat.press("Ja")
+    assert needs.startswith("Valt: skulder.")
+    assert "✓ Skulder" in chat.labels
     chat.press("Klar")
     chat.press("Skicka")
     with engine.sessions() as session:
         case = session.scalar(select(Case))
     assert json.loads(case.details)["wrote"] == "jag behover hjalp med kronofogden"
+    assert json.loads(case.details)["needs"] == ["debts"]
 
 
 def test_a_parent_writing_about_their_son_gets_what_relatives_can_do(engine):
