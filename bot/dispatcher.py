@@ -418,7 +418,7 @@ class Dispatcher:
             address = identity.address if identity else ""
         options = tuple(Option(key, label) for key, label in meta.get("options", []))
         return Outbound(item.channel, address, text, options, bool(meta.get("request_contact")), item.lane, item.kind == "danger",
-                        farewell=item.target == "address")  # fmt: skip
+                        farewell=item.target == "address", replaces=meta.get("replaces"))  # fmt: skip
 
     def _mark_sent(self, ids: list[int], provider_id: str | None, wipe: bool = False) -> None:
         values: dict[str, object] = {"status": "sent", "sent_at": self.clock.now(), "provider_message_id": provider_id, "error": None}

@@ -50,7 +50,7 @@ class Engine:
             identity = find_or_create_identity(session, inbound.channel, inbound.address, now, inbound.source)
             content = inbound.content
             meta = {key: value for key, value in (("choice", content.choice), ("phone", content.phone),
-                                                  ("media", content.media)) if value}  # fmt: skip
+                                                  ("media", content.media), ("pressed", content.pressed)) if value}  # fmt: skip
             values = {
                 "contact_id": identity.contact_id,
                 "identity_id": identity.id,
@@ -210,7 +210,7 @@ def queue_reply(session: Session, inbound: Message, reply: Reply, now: datetime,
     options = [(option.key, option.label) for option in reply.options]
     queue_to_contact(session, contact_id=inbound.contact_id, identity_id=inbound.identity_id, channel=inbound.channel,
                      text=reply.text, now=now, options=options, request_contact=reply.request_contact, lane=lane,
-                     kind="danger" if urgent else None)  # fmt: skip
+                     kind="danger" if urgent else None, replaces=reply.replaces)  # fmt: skip
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -232,7 +232,7 @@ def _carryable(inbound: InboundMessage) -> InboundMessage:
 def _content(message: Message) -> Inbound:
     meta = json.loads(message.meta) if message.meta else {}
     return Inbound(kind=message.kind, text=message.body or "", choice=meta.get("choice"),
-                   phone=meta.get("phone"), media=meta.get("media"))  # fmt: skip
+                   phone=meta.get("phone"), media=meta.get("media"), pressed=meta.get("pressed"))  # fmt: skip
 
 
 def _outreach_waiting(session: Session) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from handlers import menu, office, phone
+from handlers import intents, menu, office, phone
 from handlers.alerts import alert_staff
+from handlers.keywords import PHONE_CHANNELS
 from handlers.turn import Option, Turn
 from storage.cases import open_case
 
@@ -15,11 +16,12 @@ CONTACT_WAYS = (("contact:chat", "contact.chat"), ("contact:phone", "contact.pho
 ELIGIBLE = (("apply:yes", "apply.yes"), ("apply:under18", "apply.under_18"), ("apply:elsewhere", "apply.elsewhere"),
             ("apply:unsure", "apply.unsure"))  # fmt: skip
 SUMMARY_OPTIONS = (("apply:send", "apply.send"), ("apply:change", "apply.change_contact"), ("apply:restart", "apply.restart"))
+SELF_WORDS = {"mig", "mej", "mig själv", "mej själv", "jag", "för mig", "jag själv", "me", "myself", "for me", "for myself", "i do"}
 NUMBERS = re.compile(r"^\s*\d+(?:[\s,;.]+\d+)+\s*$")
 
 
 def begin(turn: Turn, relative: bool = False) -> None:
-    turn.data.update(relative=relative, via_relative=relative, needs=[], contact_way="chat", times=None, phone=None)
+    turn.data.update(relative=relative, via_relative=relative, needs=[], contact_way="chat", times=None, phone=None, apply_note=None)
     if relative:
         _ask_eligible(turn)
         return
@@ -28,11 +30,19 @@ def begin(turn: Turn, relative: bool = False) -> None:
 
 
 def who(turn: Turn) -> None:
-    if turn.choice not in ("apply:me", "apply:other"):
+    choice = turn.choice or _typed_who(turn)
+    if choice not in ("apply:me", "apply:other"):
         begin(turn, bool(turn.data.get("relative")))
         return
-    turn.data["relative"] = turn.choice == "apply:other"
+    turn.data["relative"] = choice == "apply:other"
     _ask_eligible(turn)
+
+
+def _typed_who(turn: Turn) -> str | None:
+    """ "mig själv" or "min son" typed instead of pressed."""
+    if turn.words in SELF_WORDS:
+        return "apply:me"
+    return "apply:other" if turn.inbound.kind == "text" and intents.read(turn.inbound.text).relative else None
 
 
 def _ask_eligible(turn: Turn) -> None:
@@ -49,14 +59,23 @@ def eligible(turn: Turn) -> None:
         menu.show(turn)
     elif turn.choice in ("apply:yes", "apply:unsure"):
         turn.data["unsure"] = turn.choice == "apply:unsure"
-        _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
+        if turn.data.get("needs"):  # named in the message that started the application ("hjälp med kronofogden")
+            _ask_needs(turn, "apply.needs_chosen", needs=_needs_text(turn))
+        else:
+            _ask_needs(turn, "apply.needs_other" if turn.data.get("relative") else "apply.needs")
     else:
         _ask_eligible(turn)
 
 
-def _ask_needs(turn: Turn, key: str, **values: str) -> None:
-    options = tuple(Option(f"need:{need}", turn.text(f"need.{need}")) for need in NEEDS)
-    turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),))
+def _ask_needs(turn: Turn, key: str, replace: bool = False, **values: str) -> None:
+    """The needs as buttons, the chosen ones marked. Not on SMS: there the text already names them ("Valt: boende"),
+    and a mark would push a one-segment SMS into two (a check mark into UCS-2)."""
+    chosen = turn.data.get("needs", []) if turn.channel not in PHONE_CHANNELS else []
+    options = tuple(Option(f"need:{need}", turn.text("apply.marked", need=turn.text(f"need.{need}")) if need in chosen
+                           else turn.text(f"need.{need}")) for need in NEEDS)  # fmt: skip
+    # a toggle updates the pressed message in place where the channel can (Telegram), instead of adding a copy
+    turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),),
+               replaces=turn.inbound.pressed if replace else None)  # fmt: skip
     turn.goto("apply.needs")
 
 
@@ -72,8 +91,12 @@ def needs(turn: Turn) -> None:
             return
     if turn.choice and turn.choice.startswith("need:") and turn.choice[5:] in NEEDS:
         need = turn.choice[5:]
-        chosen.remove(need) if need in chosen else chosen.append(need)
-        _ask_needs(turn, "apply.needs_chosen", needs=_needs_text(turn) or "-")
+        if need in chosen:  # pressed again: taken back, and they are told so
+            chosen.remove(need)
+            _ask_needs(turn, "apply.needs_removed", True, need=turn.text(f"need.{need}").lower(), needs=_needs_text(turn) or "-")
+        else:
+            chosen.append(need)
+            _ask_needs(turn, "apply.needs_chosen", True, needs=_needs_text(turn) or "-")
     elif turn.choice == "apply:done" or turn.words in ("klar", "done"):
         if chosen:
             _summary(turn)
@@ -145,8 +168,11 @@ def _submit(turn: Turn) -> None:
         "behov: " + ", ".join(data.get("needs", [])),
         f"kontakt: {way}",
         f"tider: {data['times']}" if data.get("times") else None,
+        f"skrev: {data['apply_note']}" if data.get("apply_note") else None,
     ]))  # fmt: skip
     details = {"needs": data.get("needs", []), "contact_way": way, "times": data.get("times"), "phone": data.get("phone")}
+    if data.get("apply_note"):
+        details["wrote"] = data["apply_note"]  # what their first words said, for staff: "behöver hjälp med kronofogden"
     due, days = office.application_wait(turn)
     case = open_case(turn.session, contact_id=turn.contact.id, kind="application", now=turn.now, summary=summary,
                      relative=bool(data.get("relative")), due_at=due)  # fmt: skip
@@ -154,6 +180,6 @@ def _submit(turn: Turn) -> None:
     alert_staff(turn.session, turn.catalogue, case, "application", turn.now)
     turn.acknowledge("apply.received", days=str(days), how=turn.text(f"contact.{way}_how"))
     office.note_if_closed(turn)
-    for key in ("needs", "times", "phone", "contact_way", "unsure", "relative", "via_relative"):
+    for key in ("needs", "times", "phone", "contact_way", "unsure", "relative", "via_relative", "apply_note"):
         data.pop(key, None)
-    turn.goto("menu")
+    menu.offer_next(turn)

@@ -27,5 +27,4 @@ def submit(turn: Turn, question: str, relative: bool = False) -> None:
     alert_staff(turn.session, turn.catalogue, case, "question", turn.now)
     turn.acknowledge("ask.received", deadline=day)
     office.note_if_closed(turn)
-    turn.goto("menu", relative=False)
-    turn.data["_offered"] = [[key, turn.text(label)] for key, label in menu.MENU]
+    menu.offer_next(turn)

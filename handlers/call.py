@@ -14,6 +14,7 @@ WINDOWS_OFFERED = 6
 
 def begin(turn: Turn, relative: bool = False) -> None:
     turn.data["relative"] = relative
+    turn.data.pop("call_wish", None)
     windows = calendar.call_windows(turn.profile, turn.now, count=WINDOWS_OFFERED)
     if not windows:
         turn.say("call.no_windows")
@@ -42,14 +43,15 @@ def after_phone(turn: Turn) -> None:
         begin(turn, bool(turn.data.get("relative")))
         return
     words = calendar.format_window(chosen, turn.language, turn.profile)
+    wish = turn.data.pop("call_wish", None)  # "kan ni ringa mig imorgon efter 3": what they asked for, for the caller
     case = open_case(turn.session, contact_id=turn.contact.id, kind="call", now=turn.now,
-                     summary=f"ring {calendar.format_window(chosen, 'sv', turn.profile)}",
+                     summary=f"ring {calendar.format_window(chosen, 'sv', turn.profile)}" + (f"; skrev: {wish}" if wish else ""),
                      relative=bool(turn.data.get("relative")), due_at=chosen.start)  # fmt: skip
     case.details = json.dumps({"phone": turn.data.pop("phone"), "window_start": chosen.start.isoformat(),
-                               "window_end": chosen.end.isoformat()})  # fmt: skip
+                               "window_end": chosen.end.isoformat(), **({"wrote": wish} if wish else {})})  # fmt: skip
     alert_staff(turn.session, turn.catalogue, case, "call", turn.now)
     turn.acknowledge("call.confirmed", window=words)
     office.note_if_closed(turn)
     for key in ("window", "relative", "after_phone"):
         turn.data.pop(key, None)
-    turn.goto("menu")
+    menu.offer_next(turn)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from handlers import schedule
 from handlers.calendar import is_quiet
 from handlers.catalogue import Catalogue
+from handlers.menu import NEXT
 from handlers.profile import Profile
 from handlers.turn import Turn
 from storage.cases import open_case, open_case_of
@@ -160,9 +161,9 @@ def receive(turn: Turn) -> None:
         queue_to_staff(turn.session, text=turn.catalogue.text("sv", key, code=case.code, text=text[:500]), now=turn.now,
                        case_id=case.id, contact_id=case.contact_id,
                        options=[(f"claim:{case.code}", turn.catalogue.text("sv", "staff.claim"))])  # fmt: skip
-        turn.acknowledge("checkin.will_contact")
+        turn.acknowledge("checkin.will_contact", options=NEXT)
     else:
-        turn.say("checkin.thanks")
+        turn.say("checkin.thanks", options=NEXT)  # short enough that the next steps fit the same SMS
     for key in ("checkin_case", "checkin_kind", "incident_id"):
         turn.data.pop(key, None)
     turn.goto("menu")

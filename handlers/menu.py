@@ -1,4 +1,4 @@
-"""The main menu, and the typed words that reach each flow from anywhere."""
+"""The main menu, and what is offered when a flow ends."""
 
 from __future__ import annotations
 
@@ -12,15 +12,8 @@ MENU = (
     ("menu:about", "menu.about"),
 )
 BACK = (("menu:show", "menu.back"),)
+NEXT = (("menu:show", "next.menu"), ("menu:ask", "next.ask"), ("next:erase", "next.erase"))
 
-# Typed words that mean a menu choice, in both languages, matched on the whole (trimmed) message.
-INTENTS = {
-    "menu:ask": {"fråga", "fraga", "ställ en fråga", "jag har en fråga", "ask", "question", "ask a question"},
-    "menu:apply": {"ansök", "ansok", "ansöka", "ansökan", "ansök om stöd", "apply", "application", "apply for support"},
-    "menu:call": {"ring mig", "ring", "ringa", "bli uppringd", "call me", "call", "get a call", "phone me"},
-    "menu:relative": {"anhörig", "anhorig", "jag är anhörig", "förälder", "mamma", "pappa", "relative", "i am a relative", "parent"},
-    "menu:about": {"om", "om sig", "faq", "vanliga frågor", "about", "about sig", "information"},
-}
 MENU_WORDS = {"meny", "menu", "/meny", "/menu", "menyn", "0"}
 
 
@@ -29,11 +22,12 @@ def show(turn: Turn) -> None:
     turn.goto("menu")
 
 
-def intent(turn: Turn) -> str | None:
-    """The menu choice this turn means, whether pressed, numbered or typed."""
-    if turn.choice:
-        return turn.choice if turn.choice.startswith("menu:") else None
-    for key, words in INTENTS.items():
-        if turn.words in words:
-            return key
-    return None
+def chosen(turn: Turn) -> str | None:
+    """The menu choice pressed or numbered this turn (typed sentences are read by handlers/typed.py)."""
+    return turn.choice if turn.choice and turn.choice.startswith("menu:") else None
+
+
+def offer_next(turn: Turn) -> None:
+    """The end of a flow is never a dead end: what can come next, as buttons (numbered on SMS)."""
+    turn.say("next.prompt", options=NEXT)
+    turn.goto("menu", relative=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from handlers import about, apply, ask, call, checkins, danger, erase, inputs, keywords, menu, phone, relative, start
+from handlers import about, apply, ask, call, checkins, danger, erase, inputs, keywords, menu, phone, relative, start, typed
 from handlers.desk import relay_from_client
 from handlers.turn import Turn
 from storage.cases import claimed_case_of
@@ -90,6 +90,8 @@ def respond(turn: Turn) -> None:
     if turn.state in ("new", "choose_language"):
         FLOWS[turn.state](turn)
         return
+    if start.switch_language(turn):
+        return
     if turn.words in menu.MENU_WORDS:
         menu.show(turn)
         return
@@ -107,9 +109,17 @@ def respond(turn: Turn) -> None:
         return
     if inputs.was_cut(turn):
         turn.say("input.too_long")
-    chosen = menu.intent(turn)
+    chosen = menu.chosen(turn)
     if chosen is not None and turn.state not in ("ask", "apply.times"):
         BEGIN[chosen](turn)
+        return
+    if (turn.choice or "").startswith("typed:"):
+        typed.confirmed(turn)  # yes to "Vill du att vi ringer dig?"
+        return
+    if turn.choice == "next:erase":
+        erase.begin(turn)
+        return
+    if typed.route(turn):  # a sentence that asks for a flow, at a step where choosing one makes sense
         return
     FLOWS.get(turn.state, menu.show)(turn)
 

@@ -35,6 +35,7 @@ class Inbound:
     choice: str | None = None
     phone: str | None = None  # a number the person chose to share
     media: str | None = None  # sticker, photo, voice, …
+    pressed: str | None = None  # the provider's id of the message whose button was pressed (Telegram), to edit it
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Reply:
     text: str
     options: tuple[Option, ...] = ()
     request_contact: bool = False
+    replaces: str | None = None  # the provider's id of a message this one updates in place (its buttons), where it can
 
 
 @dataclass
@@ -86,15 +88,15 @@ class Turn:
         """Queue a catalogue text; options are (choice key, catalogue key of its label)."""
         self.offer(self.text(key, **values), tuple(Option(choice, self.text(label)) for choice, label in options))
 
-    def acknowledge(self, key: str, **values: Any) -> None:
+    def acknowledge(self, key: str, *, options: Options = (), **values: Any) -> None:
         """A receipt for something the person typed ends with the emergency line: danger triage missed still meets 112."""
         text = self.text(key, **values)
         line = self.text("safety.line")
-        self.offer(text if text.endswith(line) else f"{text}\n{line}")
+        self.offer(text if text.endswith(line) else f"{text}\n{line}", tuple(Option(choice, self.text(label)) for choice, label in options))
 
-    def offer(self, text: str, options: tuple[Option, ...] = (), request_contact: bool = False) -> None:
+    def offer(self, text: str, options: tuple[Option, ...] = (), request_contact: bool = False, replaces: str | None = None) -> None:
         """Queue a text with ready-made options; remembers them so "2" or a typed label picks one."""
-        self.replies.append(Reply(text, options, request_contact))
+        self.replies.append(Reply(text, options, request_contact, replaces))
         self.data["_offered"] = [[option.key, option.label] for option in options]
 
     def goto(self, state: str, **data: Any) -> None:

@@ -15,11 +15,14 @@ from storage.models import Message, OutboxItem
 def queue_to_contact(
     session: Session, *, contact_id: str, identity_id: int | None, channel: str, text: str, now: datetime,
     options: Sequence[tuple[str, str]] = (), request_contact: bool = False, lane: int = 0, kind: str | None = None,
+    replaces: str | None = None,
 ) -> OutboxItem:  # fmt: skip
     """A message to a person: written to their transcript and to the outbox. `kind` "danger" sends it first."""
     meta: dict[str, object] = {"options": [list(option) for option in options]} if options else {}
     if request_contact:
         meta["request_contact"] = True
+    if replaces:
+        meta["replaces"] = replaces  # where the channel can, this updates that message (its buttons) instead
     if kind == "danger":
         meta["danger"] = True  # the web chat shows the danger answer apart, its numbers one tap away
     transcript = Message(

@@ -32,6 +32,7 @@ class Outbound:
     lane: int = 0
     urgent: bool = False  # the answer to someone in danger: ahead of every other reply waiting for the provider
     farewell: bool = False  # the goodbye after an erasure: the person's transcript is already gone
+    replaces: str | None = None  # the provider's id of a message to update in place (Telegram: its text and keyboard)
 
 
 @dataclass(frozen=True)

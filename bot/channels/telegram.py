@@ -177,6 +177,8 @@ class TelegramChannel:
     async def send(self, message: Outbound) -> str | None:
         stamp = self._leaving(message)
         try:
+            if message.replaces and await self._edit(message):
+                return message.replaces
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
             raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
@@ -193,6 +195,17 @@ class TelegramChannel:
         finally:
             self._answered(message, stamp)
         return str(sent.message_id)
+
+    async def _edit(self, message: Outbound) -> bool:
+        """The pressed message's text and buttons change in place ("✓ Boende"), so the chat does not fill with copies.
+        False when Telegram will not edit it (too old, deleted, unchanged): then it is sent as a new message.
+        https://core.telegram.org/bots/api#editmessagetext"""
+        try:
+            await self.bot.edit_message_text(chat_id=int(message.address), message_id=int(message.replaces or 0), text=message.text,
+                                             reply_markup=_markup(message))  # fmt: skip
+        except BadRequest:
+            return False
+        return True
 
     async def pace(self, message: Outbound) -> None:
         self._stamps[(message.address, message.lane)] = await self._pace(message.address, message.lane, message.urgent)
@@ -312,7 +325,8 @@ def parse_update(update: Update) -> InboundMessage | None:
         chat = query.message.chat if query.message else None
         if chat is None or chat.type != "private" or not query.data:
             return None
-        return InboundMessage("telegram", provider_id, str(chat.id), Inbound(kind="choice", choice=query.data))
+        pressed = str(query.message.message_id) if query.message else None
+        return InboundMessage("telegram", provider_id, str(chat.id), Inbound(kind="choice", choice=query.data, pressed=pressed))
     message = update.message
     if message is None or message.chat.type != "private":
         return None

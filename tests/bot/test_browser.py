@@ -288,3 +288,23 @@ def test_after_erasure_the_farewell_shows_and_the_chat_ends(server, chromium):
     assert page.locator("#input").is_disabled()
     shot(page, "11-phone-erased-farewell")
     context.close()
+
+
+def test_the_english_switch_changes_the_conversation_and_a_chosen_need_is_marked(server, chromium):
+    requests = Requests()
+    context = requests.watch(chromium.new_context(**PHONE, locale="sv-SE"))
+    page = context.new_page()
+    page.goto(f"{server.url}/chat")
+    choose(page, "Svenska")
+    bot_says(page, "Vad vill du göra?")
+    page.click("#lang-switch")
+    bot_says(page, "We will write in English now.")
+    bot_says(page, "What would you like to do?")
+    for label in ("Apply for support", "Myself", "Yes", "Housing"):
+        choose(page, label)
+    bot_says(page, "Chosen: housing.")
+    choose(page, "✓ Housing")  # the chosen need is marked on its button; pressed again, it is taken back
+    bot_says(page, "You removed housing.")
+    shot(page, "12-phone-english-switch-and-marked-need")
+    context.close()
+    requests.assert_local()

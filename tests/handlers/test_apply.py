@@ -17,7 +17,8 @@ def test_the_common_path_takes_six_messages_and_gives_an_honest_wait(engine):
     assert chosen.startswith("Valt: boende.")
     (summary,) = chat.press("Klar")
     assert "Gäller: dig" in summary and "Hjälp med: boende" in summary and "Vi hör av oss: Här i chatten" in summary
-    (received,) = chat.press("Skicka")
+    received, more = chat.press("Skicka")
+    assert more == "Vill du något mer?" and "Till menyn" in chat.labels
     assert received == ("Tack. Din ansökan är mottagen. Just nu är väntetiden ungefär 14 dagar. Vi hör av oss här i chatten.\n"
                         "Är du i fara: ring 112.")
     assert chat.sent <= 6
@@ -44,8 +45,9 @@ def test_a_need_pressed_twice_is_taken_back(engine):
     chat.press("Ja")
     chat.press("Skulder")
     chat.press("Familj")
-    (chosen,) = chat.press("Skulder")
-    assert chosen.startswith("Valt: familj.")
+    (removed,) = chat.press("✓ Skulder")  # chosen needs are marked on their buttons
+    assert removed.startswith("Du tog bort skulder. Valt: familj.")
+    assert "Skulder" in chat.labels and "✓ Familj" in chat.labels
 
 
 def test_done_with_nothing_chosen_asks_for_one(engine):
@@ -93,7 +95,7 @@ def test_changing_to_a_phone_call_asks_for_a_number_and_good_times(engine):
     assert times.startswith("När passar det bäst?")
     (summary,) = chat.send("vardagar efter 15")
     assert "Vi hör av oss: Ring mig" in summary
-    (received,) = chat.press("Skicka")
+    received, _ = chat.press("Skicka")
     assert received.endswith("Vi hör av oss i telefon.\nÄr du i fara: ring 112.")
     with engine.sessions() as session:
         details = json.loads(session.scalar(select(Case.details)))
@@ -107,5 +109,17 @@ def test_an_application_in_english(engine):
     chat.press("Yes")
     chat.press("Income or work")
     chat.press("Done")
-    (received,) = chat.press("Send")
+    received, _ = chat.press("Send")
     assert received.startswith("Thank you. Your application has arrived. Right now the wait is about 14 days.")
+
+
+def test_on_sms_the_text_names_the_chosen_needs_and_the_numbers_stay_plain(engine):
+    chat = started(engine, channel="sms", address="+46701234569")
+    chat.press("Ansök om stöd")
+    chat.press("Mig själv")
+    chat.press("Ja")
+    (chosen,) = chat.send("1")
+    assert chosen.startswith("Valt: boende.")
+    assert chat.labels[0] == "Boende"  # no mark: it would make the SMS two segments
+    (removed,) = chat.send("1")
+    assert removed.startswith("Du tog bort boende. Valt: -.")

@@ -15,7 +15,7 @@ def test_on_telegram_the_number_comes_from_the_share_button(engine):
     assert "lördag" not in " ".join(chat.labels) and "söndag" not in " ".join(chat.labels)
     (share,) = chat.press("tisdag 1 december kl. 13–15")
     assert share.startswith("Tryck på knappen för att dela ditt nummer")
-    (confirmed,) = chat.send(kind="contact", phone="+46701234567")
+    confirmed, _ = chat.send(kind="contact", phone="+46701234567")
     assert confirmed == "Klart! Vi ringer dig tisdag 1 december kl. 13–15. Numret visas bara för den som ringer.\nÄr du i fara: ring 112."
     assert chat.sent <= 3
     with engine.sessions() as session:
@@ -30,7 +30,7 @@ def test_on_sms_we_call_the_sender_only_after_a_yes(engine):
     chat.press("Bli uppringd")
     (question,) = chat.press(chat.labels[1])
     assert question == "Ska vi ringa numret du skriver från?"
-    (confirmed,) = chat.press("Ja, det numret")
+    confirmed, _ = chat.press("Ja, det numret")
     assert confirmed.startswith("Klart! Vi ringer dig")
     with engine.sessions() as session:
         assert json.loads(session.scalar(select(Case.details)))["phone"] == "+46707654321"
@@ -53,7 +53,7 @@ def test_in_the_web_chat_a_typed_number_is_checked(engine):
     chat.press(chat.labels[0])
     (bad,) = chat.send("12345")
     assert bad.startswith("Det ser inte ut som ett telefonnummer")
-    (confirmed,) = chat.send("+46 70 123 45 67")
+    confirmed, _ = chat.send("+46 70 123 45 67")
     assert confirmed.startswith("Klart!")
 
 
@@ -62,7 +62,7 @@ def test_a_call_in_english(engine):
     chat.press("Get a call")
     assert chat.labels[0].startswith("Tuesday 1 December")
     chat.press(chat.labels[0])
-    (confirmed,) = chat.send(kind="contact", phone="+46701234567")
+    confirmed, _ = chat.send(kind="contact", phone="+46701234567")
     assert confirmed.startswith("Done! We will call you Tuesday 1 December")
 
 

@@ -82,6 +82,7 @@ def test_a_good_answer_is_thanked_and_bothers_nobody(engine, db, group, clock):
     clock.advance(hours=23)
     due(db, clock)
     assert chat.send("1")[0].startswith("Tack för att du svarade")
+    assert chat.labels == ["Till menyn", "Ställ en ny fråga", "Radera mina uppgifter"]  # and a way on, in the same message
     assert group.posts() == []
 
 

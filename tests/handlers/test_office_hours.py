@@ -7,7 +7,7 @@ def test_a_question_on_saturday_night_is_told_when_staff_answer_with_112(engine,
     clock._now = datetime(2026, 12, 5, 21, 30, tzinfo=UTC)  # Saturday 22:30 in Stockholm
     chat = started(engine, title="Utanför kontorstid")
     chat.press("Ställ en fråga")
-    received, closed = chat.send("Hur ansöker man?")
+    received, closed, _ = chat.send("Hur ansöker man?")
     assert received.startswith("Tack!")
     assert closed == "Personalen är inte på plats just nu. Vi svarar på måndag kl. 9. Är du i fara: ring 112."
 

@@ -43,7 +43,7 @@
   }
   const t = (key) => STRINGS[lang][key];
 
-  // Only the page chrome changes language; nothing is sent to the chat.
+  // The page chrome's language; the switch below also tells the conversation.
   function applyLang() {
     document.documentElement.lang = lang;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
@@ -325,6 +325,8 @@
     lang = lang === 'sv' ? 'en' : 'sv';
     try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* private mode: just not remembered */ }
     applyLang();
+    // The conversation changes language too: the switch is an answer like any button ("lang:en").
+    if (seen.size && !sending) send({ choice: 'lang:' + lang, text: STRINGS[lang === 'sv' ? 'en' : 'sv'].switch });
   });
   $('composer').addEventListener('submit', (e) => { e.preventDefault(); sendTyped(); });
   input.addEventListener('keydown', (e) => {

@@ -8,6 +8,7 @@ import pytest
 
 from bot.channels.sms import MAX_BODY, is_gsm7, render_sms, segments
 from handlers.catalogue import Catalogue
+from handlers.menu import NEXT
 from handlers.turn import Option
 
 
@@ -74,3 +75,14 @@ def test_every_catalogue_text_as_sms():
         print(f"  not GSM-7 (UCS-2): {', '.join(not_gsm7)}")
     assert max(counts) <= 3, [f"{lang}:{key}" for parts, _, lang, key in rendered if parts > 3]
     assert single >= 0.9, [f"{lang}:{key} ({parts})" for parts, _, lang, key in sorted(rendered, reverse=True) if parts > 1]
+
+
+def test_the_next_steps_at_the_end_of_a_flow_fit_one_plain_sms():
+    catalogue = Catalogue.load()
+    for language in ("sv", "en"):
+        options = [Option(key, catalogue.text(language, label)) for key, label in NEXT]
+        safety = catalogue.text(language, "safety.line")
+        for text in (catalogue.text(language, "next.prompt"), catalogue.text(language, "checkin.thanks"),
+                     f"{catalogue.text(language, 'checkin.will_contact')}\n{safety}"):  # fmt: skip
+            body = render_sms(text, options)
+            assert is_gsm7(body) and segments(body) == 1, body

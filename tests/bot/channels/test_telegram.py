@@ -103,3 +103,29 @@ def test_a_429_is_waited_out_and_then_sent_once(api, keys, tmp_path):
         api.inject_message(CHAT, "/start")
         api.wait_for_sent(CHAT, 1, timeout=20)
     assert len(api.sent(CHAT)) == 1
+
+
+def test_a_chosen_need_is_marked_on_the_pressed_message_and_taken_back_there(api, keys, tmp_path):
+    def press(label: str) -> list[dict]:
+        last = api.sent(CHAT)[-1]
+        (key,) = [row[0]["callback_data"] for row in last["reply_markup"]["inline_keyboard"] if row[0]["text"] == label]
+        before = len(api.sent(CHAT))
+        api.inject_callback(CHAT, key, message_id=last["message_id"])
+        return api.wait_for_sent(CHAT, before + 1)[before:]
+
+    with UtvagProcess(tmp_path, env_for(api, keys, tmp_path)):
+        api.inject_message(CHAT, "/start")
+        api.wait_for_sent(CHAT, 1)
+        press("Svenska")
+        api.wait_for(lambda fake: fake.sent(CHAT)[-1]["text"].startswith("Vad vill du göra?"))
+        for label in ("Ansök om stöd", "Mig själv", "Ja"):
+            press(label)
+        needs = api.sent(CHAT)[-1]
+        assert needs["text"].startswith("Vad vill du ha hjälp med?")
+        (edited,) = press("Boende")
+        assert edited["method"] == "editMessageText" and edited["message_id"] == needs["message_id"]
+        labels = [row[0]["text"] for row in edited["reply_markup"]["inline_keyboard"]]
+        assert labels[0] == "✓ Boende" and labels[1] == "Inkomst eller jobb"
+        (removed,) = press("✓ Boende")
+        assert removed["method"] == "editMessageText" and removed["text"].startswith("Du tog bort boende.")
+        assert [row[0]["text"] for row in removed["reply_markup"]["inline_keyboard"]][0] == "Boende"
