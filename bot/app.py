@@ -25,6 +25,7 @@ from bot.dashboard.web import Dashboard
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
 from bot.health import Health
+from bot.metrics import Metrics, metrics_route
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.web import bind_socket, build_app, make_server
@@ -59,8 +60,9 @@ class Runtime:
         self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
         self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
         self.sessions = make_sessionmaker(self.db)
+        self.metrics = Metrics(self.sessions, self.clock.now)
         self.profile = load_profile(self.settings.profile)
-        self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
+        self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile, metrics=self.metrics)
         self.channels: dict[str, Channel] = {
             "webchat": WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url)
         }
@@ -88,7 +90,7 @@ class Runtime:
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
                                      on_failed=self._undelivered, catalogue=self.engine.catalogue,
-                                     ready=self.health.channel_ready)  # fmt: skip
+                                     ready=self.health.channel_ready, metrics=self.metrics)  # fmt: skip
         self._inbound = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -99,6 +101,8 @@ class Runtime:
 
     async def accept(self, inbound: InboundMessage) -> Accepted:
         accepted = await asyncio.to_thread(self.engine.accept, inbound)
+        if not accepted.duplicate:
+            self.metrics.inbound.labels(inbound.channel).inc()
         self._inbound.set()
         return accepted
 
@@ -211,6 +215,7 @@ class Runtime:
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
+        routes.append(metrics_route(self.metrics, token=self.settings.metrics_token, behind_proxy=bool(self.settings.public_url)))
         server = make_server(build_app(routes, self.health.report), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),

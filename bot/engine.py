@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Accepted, InboundMessage
 from bot.clock import Clock
+from bot.metrics import Metrics
 from handlers import checkins, incident
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction, handle_staff
@@ -39,6 +41,7 @@ class Engine:
     clock: Clock
     catalogue: Catalogue
     profile: Profile
+    metrics: Metrics | None = None
 
     def accept(self, inbound: InboundMessage) -> Accepted:
         """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
@@ -118,6 +121,8 @@ class Engine:
             done["incident_queued"] += queued
             if not queued:
                 break
+        if self.metrics is not None:
+            self.metrics.checkins_sent.inc(done["checkins_sent"])
         return done
 
     def _once(self, job: str, period: str) -> bool:
@@ -133,14 +138,23 @@ class Engine:
                 .order_by(Message.id).limit(limit)
             ).all()  # fmt: skip
         for message_id, contact_id in pending:
+            started = time.perf_counter()
             try:
-                self._process(message_id, contact_id)
+                answered = self._process(message_id, contact_id)
             except Exception:
                 log.exception("handler failed on message %s; answering with an apology", message_id)
+                if self.metrics is not None:
+                    self.metrics.handler_errors.inc()
                 self._apologise(message_id)
+                continue
+            if self.metrics is not None:
+                self.metrics.engine_seconds.observe(time.perf_counter() - started)
+                if answered:
+                    self.metrics.checkins_answered.inc()
         return len(pending)
 
-    def _process(self, message_id: int, contact_id: str) -> None:
+    def _process(self, message_id: int, contact_id: str) -> bool:
+        """Handle one message; True when it answered a check-in or an incident outreach."""
         with self.sessions.begin() as session:
             # Locking the conversation row first keeps one contact's messages in order across processes; the
             # message is read only under the lock, so two workers never both handle it.
@@ -149,7 +163,7 @@ class Engine:
                 select(Message, Contact).join(Contact, Contact.id == Message.contact_id).where(Message.id == message_id)
             ).first()  # fmt: skip
             if conversation is None or found is None or found[0].processed_at is not None:
-                return
+                return False
             message, contact = found
             # One look at this person's earlier messages: any still unhandled (another worker is behind on this
             # contact: keep order), and how many they typed within the flood window.
@@ -161,14 +175,16 @@ class Engine:
                        or_(Message.processed_at.is_(None), Message.created_at >= window_start))
             ).one()  # fmt: skip
             if unhandled:
-                return
+                return False
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,
                 catalogue=self.catalogue, profile=self.profile, state=conversation.state,
                 data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
+            awaiting_answer = "checkin_case" in turn.data
             respond(turn)
+            answered = awaiting_answer and "checkin_case" not in turn.data
             if not turn.urgent and not turn.asked and typed >= FLOOD_MESSAGES:
                 # A flood (or a stuck phone), not a talk: everything is stored and handled; only answering every one stops.
                 turn.replies.clear()
@@ -176,13 +192,14 @@ class Engine:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
                     session.expunge(gone)
-                return
+                return False
             conversation.state = turn.state
             conversation.data = json.dumps(turn.data)
             conversation.updated_at = now
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now, urgent=turn.urgent)
+            return answered
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:

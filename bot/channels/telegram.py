@@ -179,7 +179,7 @@ class TelegramChannel:
         try:
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
-            raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+            raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after), rate_limited=True) from exc
         except Forbidden as exc:
             raise PermanentSendError("blocked by the person") from exc
         except BadRequest as exc:
