@@ -33,6 +33,7 @@ from handlers.alerts import alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
 from handlers.profile import load_profile
+from storage.canary import ensure_canary
 from storage.crypto import use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 
@@ -60,6 +61,8 @@ class Runtime:
         self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
         self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
         self.sessions = make_sessionmaker(self.db)
+        with self.sessions.begin() as session:
+            ensure_canary(session, self.clock.now())  # what `utvag check` reads back to prove the keys fit
         self.metrics = Metrics(self.sessions, self.clock.now)
         self.profile = load_profile(self.settings.profile)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile, metrics=self.metrics)

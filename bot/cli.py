@@ -1,4 +1,4 @@
-"""The `utvag` command: run, demo, db upgrade, keys new/rotate."""
+"""The `utvag` command: run, demo, db upgrade, keys new/rotate, check, backup and restore."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     new = keys.add_parser("new", help="print fresh keys, or write them to a new file readable by you alone")
     new.add_argument("--out", type=Path, help="write to this new file (mode 0600) instead of printing")
     keys.add_parser("rotate", help="re-encrypt every row under the newest key")
+    commands.add_parser("check", help="check every setting, the database, the keys and the providers; exit 0 when all hold")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="register a staff member")
     add.add_argument("--name", required=True)
@@ -363,6 +364,17 @@ def qr_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_command(_args: argparse.Namespace) -> int:
+    from bot.checks import FAIL, run_checks
+
+    failed = 0
+    for result in run_checks():
+        print(result.line(), flush=True)
+        failed += result.state == FAIL
+    print(f"{failed} check(s) failed." if failed else "Everything checked holds.")
+    return 1 if failed else 0
+
+
 def audit_command(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -399,7 +411,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": run, "demo": demo, "db": db_command, "keys": keys_command, "staff": staff_command, "audit": audit_command,
-    "triage": triage_command, "report": report_command, "qr": qr_command,
+    "triage": triage_command, "report": report_command, "qr": qr_command, "check": check_command,
 }  # fmt: skip
 
 if __name__ == "__main__":

@@ -113,8 +113,10 @@ def metrics_route(metrics: Metrics, *, token: str | None, behind_proxy: bool) ->
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 return PlainTextResponse(WRONG_CREDENTIAL, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        elif behind_proxy or any(name in request.headers for name in FORWARDED) or not is_loopback(
-            request.client.host if request.client else None
+        elif (
+            behind_proxy
+            or any(name in request.headers for name in FORWARDED)
+            or not is_loopback(request.client.host if request.client else None)
         ):
             return PlainTextResponse(LOOPBACK_ONLY, status_code=403)
         body = await asyncio.to_thread(metrics.exposition)
