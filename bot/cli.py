@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("--out", type=Path, help="write to this new file (mode 0600) instead of printing")
     keys.add_parser("rotate", help="re-encrypt every row under the newest key")
     commands.add_parser("check", help="check every setting, the database, the keys and the providers; exit 0 when all hold")
+    backup = commands.add_parser("backup", help="a consistent copy of the database into a new file readable by you alone")
+    backup.add_argument("path", type=Path, help="the new file, for example /var/backups/utvag/utvag-$(date +%%F).backup")
+    restore = commands.add_parser("restore", help="load a backup into an empty database (or, with --force, over one that holds data)")
+    restore.add_argument("path", type=Path, help="a file made by `utvag backup`")
+    restore.add_argument("--force", action="store_true", help="replace what the database holds, even while a service uses it")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="register a staff member")
     add.add_argument("--name", required=True)
@@ -375,6 +382,49 @@ def check_command(_args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def backup_command(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    url = load_settings().database_url
+    try:
+        with _progress("backing up") as progress:
+            backup(url, args.path, progress)
+    except BackupError as exc:
+        print(f"utvag: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote a backup to {args.path} (mode 0600). Its personal fields stay encrypted: keep the keys apart from it.")
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore
+
+    url = load_settings().database_url
+    try:
+        with _progress("restoring") as progress:
+            restore(url, args.path, force=args.force, progress=progress)
+    except BackupError as exc:
+        print(f"utvag: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.path}; the database is up to date. Start the service and check /healthz and `utvag check`.")
+    return 0
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on standard error, shown only on a terminal and once a run takes longer than a moment."""
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit="step", delay=1.0, file=sys.stderr) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield update
+
+
 def audit_command(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -412,6 +462,7 @@ def report_command(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": run, "demo": demo, "db": db_command, "keys": keys_command, "staff": staff_command, "audit": audit_command,
     "triage": triage_command, "report": report_command, "qr": qr_command, "check": check_command,
+    "backup": backup_command, "restore": restore_command,
 }  # fmt: skip
 
 if __name__ == "__main__":
