@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -28,7 +29,7 @@ from bot.health import Health
 from bot.metrics import Metrics, metrics_route
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.web import bind_socket, build_app, make_server
+from bot.web import Gate, bind_socket, build_app, make_server
 from handlers.alerts import alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
@@ -42,6 +43,7 @@ WORKER_THREADS = 12
 CHANNEL_RETRY_FIRST = 1.0  # seconds before a channel that could not start is tried again; doubling from there
 CHANNEL_RETRY_MAX = 60.0  # and never more than this apart
 CHANNEL_LOG_EVERY = 60.0  # a channel still down is logged once a minute, not at every try
+STOP_POLL = 0.05  # seconds between looks, while stopping, at whether what is in flight has finished
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Runtime:
                                      on_failed=self._undelivered, catalogue=self.engine.catalogue,
                                      ready=self.health.channel_ready, metrics=self.metrics)  # fmt: skip
         self._inbound = asyncio.Event()
+        self.gate = Gate()  # closed on SIGTERM: new work is answered 503 so providers deliver it again later
+        self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self.started = threading.Event()
@@ -124,6 +128,8 @@ class Runtime:
             if handled:
                 self.dispatcher.wake.set()
                 continue
+            if self._draining:
+                return  # everything accepted before the stop is handled
             self._inbound.clear()
             try:
                 await asyncio.wait_for(self._inbound.wait(), idle_seconds)
@@ -161,6 +167,42 @@ class Runtime:
         """Ask a running `run()` to finish; safe to call from another thread."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
+
+    def _signalled(self, signum: int) -> None:
+        """The first SIGTERM (or Ctrl+C) stops cleanly; a second one ends the process at once."""
+        assert self._stop is not None
+        if not self._stop.is_set():
+            log.info("stopping: taking no new messages, finishing what was accepted (a second signal stops at once)")
+            self._stop.set()
+            return
+        log.warning("a second stop signal: exiting at once; messages being sent are marked uncertain at the next start")
+        logging.shutdown()
+        os._exit(128 + signum)
+
+    async def drain(self, tasks: list[asyncio.Task[None]]) -> None:
+        """A clean stop: no new updates, handlers in flight finished, then what is due in the outbox delivered within
+        `stop_seconds`. Anything not delivered by then stays in the outbox for the next start."""
+        self.health.stopping = True
+        self.gate.close()  # webhooks and posts now answer 503: Telegram and Twilio deliver them again later
+        self.scheduler.shutdown()  # no new check-ins queued; one being queued finishes under the lock below
+        for channel in self.unique_channels():
+            stop_receiving = getattr(channel, "stop_receiving", None)
+            if stop_receiving is not None and self.health.channel_ready(self._names(channel)[0]):
+                await stop_receiving()
+        while self.gate.in_flight:  # requests let in before the gate closed: their messages are being stored
+            await asyncio.sleep(STOP_POLL)
+        await asyncio.to_thread(self.scheduler.wait_idle)
+        self._draining = True
+        self._inbound.set()
+        engine = next(task for task in tasks if task.get_name() == "engine")
+        await asyncio.gather(engine, return_exceptions=True)  # returns once everything accepted is handled
+        deadline = time.monotonic() + self.settings.stop_seconds
+        self.dispatcher.wake.set()
+        while time.monotonic() < deadline and (self.dispatcher.sending() or await asyncio.to_thread(self.dispatcher.due_count)):
+            await asyncio.sleep(STOP_POLL)
+        left = await asyncio.to_thread(self.dispatcher.due_count)
+        if left:
+            log.warning("stopped with %s messages still due; they are sent at the next start", left)
 
     def _names(self, channel: Channel) -> list[str]:
         return [name for name, registered in self.channels.items() if registered is channel]
@@ -214,12 +256,12 @@ class Runtime:
         self._loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="utvag-db"))
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                self._loop.add_signal_handler(signum, self._stop.set)
+                self._loop.add_signal_handler(signum, self._signalled, signum)
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
         routes.append(metrics_route(self.metrics, token=self.settings.metrics_token, behind_proxy=bool(self.settings.public_url)))
-        server = make_server(build_app(routes, self.health.report), self.settings.http_host, self.settings.http_port)
+        server = make_server(build_app(routes, self.health.report, self.gate), self.settings.http_host, self.settings.http_port)
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
             asyncio.create_task(self.dispatcher.run(lane=0), name="dispatch-priority"),
@@ -242,6 +284,7 @@ class Runtime:
             for task in done:
                 if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
+            await self.drain(tasks)
         finally:
             server.should_exit = True
             for starting in self._starting:

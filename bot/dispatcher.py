@@ -471,6 +471,19 @@ class Dispatcher:
         if self.on_failed is not None:
             self.on_failed(session, item_id, reason)
 
+    def due_count(self) -> int:
+        """Rows due now on a channel that can send: what a clean stop waits for."""
+        ready = [name for name in self.channels if self.ready(name)]
+        with self.sessions() as session:
+            return session.scalar(
+                select(func.count()).select_from(OutboxItem)
+                .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= self.clock.now(), OutboxItem.channel.in_(ready))
+            ) or 0  # fmt: skip
+
+    def sending(self) -> bool:
+        """A delivery task is running (read in the event loop's thread)."""
+        return any(self._tasks.values())
+
     def sweep_stale(self) -> int:
         """Rows left `sending` by a dead process: retried where harmless, otherwise `uncertain`."""
         cutoff = self.clock.now() - STALE_AFTER

@@ -27,6 +27,7 @@ class Health:
         self.failures: Counter[str] = Counter()  # failed starts by channel name
         self._probe: asyncio.Task[str | None] | None = None
         self._probed: tuple[float, str | None] | None = None
+        self.stopping = False  # SIGTERM came: new work goes elsewhere while what was accepted is finished
 
     def channel_starting(self, name: str) -> None:
         self.channels[name] = STARTING
@@ -47,8 +48,9 @@ class Health:
         """(healthy, body). The body says what is down, not why: the reasons are in the log, not on a public URL."""
         database = await self.database_problem()
         channels = {name: "ok" if reason is None else "unavailable" for name, reason in sorted(self.channels.items())}
-        healthy = database is None and all(reason is None for reason in self.channels.values())
-        body: dict[str, object] = {"status": "ok" if healthy else "unavailable",
+        healthy = database is None and all(reason is None for reason in self.channels.values()) and not self.stopping
+        status = "stopping" if self.stopping else "ok" if healthy else "unavailable"
+        body: dict[str, object] = {"status": status,
                                    "database": "ok" if database is None else "unavailable", "channels": channels}  # fmt: skip
         return healthy, body
 

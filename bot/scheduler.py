@@ -56,6 +56,11 @@ class Scheduler:
             self.aps.shutdown(wait=False)
         self._release()
 
+    def wait_idle(self) -> None:
+        """Return once no scheduled work is running (a tick's transaction in a worker thread finishes on its own)."""
+        with self._working:
+            pass
+
     def _release(self) -> None:
         if self._lock_connection is not None:
             # Closing the DBAPI connection (not just returning it to the pool) releases the advisory lock.

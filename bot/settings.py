@@ -37,6 +37,7 @@ HOW_TO_FIX = {
     "twilio_api_url": "give an http:// or https:// address, or leave it unset",
     "metrics_token": "set 32 or more characters of A-Z a-z 0-9 _ - (`openssl rand -hex 32` makes one), or leave it unset",
     "log_format": "give text or json",
+    "stop_seconds": "give a number of seconds, 0 or more, below the unit's TimeoutStopSec (for example 20)",
 }
 # Characters each kind of value may hold: an error names the others it found (never the value, which may be a secret).
 ALLOWED = {
@@ -53,6 +54,7 @@ ALLOWED = {
     "oncall_phone": r"[0-9+]",
     "twilio_segments_per_second": r"[0-9.]",
     "escalate_minutes": r"[0-9.]",
+    "stop_seconds": r"[0-9.]",
     "database_url": r"[^\s#]",
     "public_url": r"[^\s#]",
     "telegram_webhook_url": r"[^\s#]",
@@ -98,6 +100,7 @@ class Settings(BaseSettings):
     profile: Path | None = None  # the unit's profile (TOML); the shipped one describes SIG Hässelby-Vällingby
     metrics_token: str | None = None  # GET /metrics for whoever sends it as a bearer token; unset: loopback callers only
     log_format: str = "text"  # text, or json: one object a line for a log collector
+    stop_seconds: float = 10.0  # after SIGTERM, how long the outbox may go on delivering what is due (below systemd's 90 s)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -171,6 +174,13 @@ class Settings(BaseSettings):
             parsed = urlsplit(value)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError("it needs a scheme and a host, https://…")
+        return value
+
+    @field_validator("stop_seconds")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("below 0")
         return value
 
     @field_validator("metrics_token")
