@@ -58,7 +58,7 @@ class Runtime:
             self.database = make_engine(self.settings.database_url)
             upgrade(self.database)
         self.db = self.database
-        self.health = Health(self.db)
+        self.health = Health(self.db, now=self.clock.now)
         self.channel_retry = (CHANNEL_RETRY_FIRST, CHANNEL_RETRY_MAX)
         self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
         self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
@@ -79,6 +79,7 @@ class Runtime:
                 poll_timeout=settings.telegram_poll_timeout, staff_chat_id=settings.staff_chat_id,
             )  # fmt: skip
             self.channels["telegram"].on_staff_action = self.accept_staff  # type: ignore[union-attr]
+            self.channels["telegram"].on_poll = lambda: self.health.channel_worked("telegram")  # type: ignore[union-attr]
         if settings.twilio_account_sid and settings.twilio_auth_token and (settings.twilio_from or settings.twilio_whatsapp_from):
             twilio = TwilioChannel(
                 settings.twilio_account_sid, settings.twilio_auth_token, sessions=self.sessions, api_url=settings.twilio_api_url,
@@ -93,9 +94,11 @@ class Runtime:
             self.health.channel_starting(name)  # /healthz says 503 until each has started: nobody is reached through it yet
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
+        self.health.scheduler = lambda: (self.scheduler.leader, self.scheduler.last_tick)
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
                                      on_failed=self._undelivered, catalogue=self.engine.catalogue,
-                                     ready=self.health.channel_ready, metrics=self.metrics)  # fmt: skip
+                                     ready=self.health.channel_ready, metrics=self.metrics,
+                                     on_sent=self.health.channel_worked)  # fmt: skip
         self._inbound = asyncio.Event()
         self.gate = Gate()  # closed on SIGTERM: new work is answered 503 so providers deliver it again later
         self._draining = False

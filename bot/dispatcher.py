@@ -106,6 +106,7 @@ class Dispatcher:
         catalogue: Catalogue | None = None,
         ready: Callable[[str], bool] = lambda _channel: True,
         metrics: Metrics | None = None,
+        on_sent: Callable[[str], None] = lambda _channel: None,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
@@ -117,6 +118,7 @@ class Dispatcher:
         self.ready = ready  # False for a channel that could not start yet: its messages wait, their attempts uncounted
         self.wake = _Wake()
         self.metrics = metrics
+        self.on_sent = on_sent  # told of each channel's send that worked: /healthz shows when each last did
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
         # What each lane is delivering right now, by address: a slow address (a staff group waiting for its
@@ -333,6 +335,7 @@ class Dispatcher:
             await asyncio.to_thread(self._give_up, ids, f"unexpected {type(exc).__name__}", "uncertain")
             return 0
         await asyncio.to_thread(self._mark_sent, ids, provider_id, wipe)
+        self.on_sent(outbound.channel)
         if self.metrics is not None:
             self.metrics.outbound.labels(outbound.channel).inc(len(ids))
         return len(ids)

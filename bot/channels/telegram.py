@@ -93,6 +93,7 @@ class TelegramChannel:
         self._accept: Accept | None = None
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
+        self.on_poll: Callable[[], None] = lambda: None  # each getUpdates that answered: Telegram works
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next getUpdates offset: every update before it is stored
         self._receiving = False  # storing a fetched batch: let it finish (cutting anything else loses nothing)
@@ -151,6 +152,7 @@ class TelegramChannel:
         while not self._stopping:
             try:
                 updates = await self.bot.get_updates(offset=self._offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+                self.on_poll()
                 self._receiving = True
                 try:
                     for update in updates:

@@ -257,7 +257,9 @@ def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tm
     url, proxy = postgres_behind_a_proxy
     with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock, database_url=url) as bot:
         with httpx.Client(base_url=f"http://127.0.0.1:{bot.settings.http_port}") as client:
-            assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "channels": {"telegram": "ok", "webchat": "ok"}}
+            health = client.get("/healthz").json()
+            assert {key: health[key] for key in ("status", "database", "channels")} == {
+                "status": "ok", "database": "ok", "channels": {"telegram": "ok", "webchat": "ok"}}  # fmt: skip
             client.get("/chat")
             assert client.get("/chat/api/messages").json()["messages"]
             proxy.cut()  # PostgreSQL restarts: every connection ends, new ones are refused

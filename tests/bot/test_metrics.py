@@ -109,7 +109,7 @@ def test_with_a_token_whoever_sends_it_may_read_them_and_nobody_else():
 
 
 @pytest.mark.e2e
-def test_the_running_bot_counts_a_conversation_and_names_nobody(tmp_path, keys, clock):
+def test_the_running_bot_counts_a_conversation_and_its_health_names_nobody(tmp_path, keys, clock):
     person = 987654321
     with FakeBotAPI() as api, LiveBot(tmp_path, keys, api, clock) as live:
         api.inject_message(person, "/start", first_name="Kim", username="kim_secret")
@@ -126,3 +126,8 @@ def test_the_running_bot_counts_a_conversation_and_names_nobody(tmp_path, keys, 
         assert found[("utvag_outbound_messages_total", (("channel", "telegram"),))] >= 1
         assert found[("utvag_engine_seconds_count", ())] == 1
         assert str(person) not in body and "kim" not in body.lower()
+        health = httpx.get(f"http://127.0.0.1:{live.settings.http_port}/healthz").json()
+        assert health["status"] == "ok" and health["migrations"] == "ok"
+        assert health["scheduler"]["role"] == "leader" and health["scheduler"]["last_tick_seconds_ago"] is not None
+        assert health["last_success_seconds_ago"]["telegram"] is not None and health["outbox"]["oldest_pending_seconds"] >= 0
+        assert str(person) not in str(health)
