@@ -154,7 +154,7 @@ def demo(args: argparse.Namespace) -> int:
 
     sock = bind(settings)
     database = open_database(settings.database_url, create=True)
-    setup_logging()
+    setup_logging(form=settings.log_format)
     runtime = Runtime(settings, database=database)
     name, password = demo_staff(runtime.sessions, DEMO_STAFF, runtime.clock.now())
     if args.sample_data:
@@ -176,7 +176,7 @@ def _serve(settings: Settings) -> int:
     path = sqlite_path(settings.database_url)
     new = path is not None and not path.exists()
     database = open_database(settings.database_url, create=True)
-    setup_logging()
+    setup_logging(form=settings.log_format)
     if new and path is not None:
         logging.getLogger(__name__).warning("made a new, empty SQLite database at %s; if the service has one elsewhere, "
                                             "set UTVAG_DATABASE_URL to it", path.resolve())  # fmt: skip
