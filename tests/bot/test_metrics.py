@@ -14,6 +14,7 @@ from bot.metrics import Metrics, metrics_route
 from handlers.turn import Inbound
 from storage.models import Case, OutboxItem
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.handlers.test_desk import team  # noqa: F401 (fixture)
 from tests.live import LiveBot
 
 TOKEN = "t" * 40
@@ -131,3 +132,19 @@ def test_the_running_bot_counts_a_conversation_and_its_health_names_nobody(tmp_p
         assert health["scheduler"]["role"] == "leader" and health["scheduler"]["last_tick_seconds_ago"] is not None
         assert health["last_success_seconds_ago"]["telegram"] is not None and health["outbox"]["oldest_pending_seconds"] >= 0
         assert str(person) not in str(health)
+
+
+def test_check_ins_sent_and_answered_are_counted(db, clock, engine, team):  # noqa: F811
+    from tests.handlers.test_checkins import Group, participant
+
+    engine.metrics = metrics = Metrics(db.sessions, clock.now)
+    group = Group(engine, db)
+    chat, code = participant(engine, db, group)
+    group.do("111", f"/incheckning {code} varje onsdag 10:00")
+    clock.advance(hours=23)  # Wednesday 10:00 in Stockholm
+    assert engine.frequent_work()["checkins_sent"] == 1
+    chat.send("Det går bra")
+    chat.send("Och en sak till")  # not an answer to a check-in any more
+    found = samples(metrics.exposition())
+    assert found[("utvag_checkins_sent_total", ())] == 1
+    assert found[("utvag_checkins_answered_total", ())] == 1
