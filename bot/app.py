@@ -183,23 +183,29 @@ class Runtime:
         os._exit(128 + signum)
 
     async def drain(self, tasks: list[asyncio.Task[None]]) -> None:
-        """A clean stop: no new updates, handlers in flight finished, then what is due in the outbox delivered within
-        `stop_seconds`. Anything not delivered by then stays in the outbox for the next start."""
+        """A clean stop: no new updates, handlers in flight finished, then what is due in the outbox delivered, all within
+        `stop_seconds`. Anything not handled or delivered by then stays in the database for the next start."""
+        deadline = time.monotonic() + self.settings.stop_seconds
         self.health.stopping = True
         self.gate.close()  # webhooks and posts now answer 503: Telegram and Twilio deliver them again later
         self.scheduler.shutdown()  # no new check-ins queued; one being queued finishes under the lock below
         for channel in self.unique_channels():
             stop_receiving = getattr(channel, "stop_receiving", None)
             if stop_receiving is not None and self.health.channel_ready(self._names(channel)[0]):
-                await stop_receiving()
-        while self.gate.in_flight:  # requests let in before the gate closed: their messages are being stored
+                try:
+                    await stop_receiving()
+                except Exception as exc:  # what it had not confirmed comes again and is recognised as a repeat
+                    log.warning("%s: stopping its intake failed (%s)", "/".join(self._names(channel)), type(exc).__name__)
+        while self.gate.in_flight and time.monotonic() < deadline:  # requests let in before the gate closed
             await asyncio.sleep(STOP_POLL)
         await asyncio.to_thread(self.scheduler.wait_idle)
         self._draining = True
         self._inbound.set()
         engine = next(task for task in tasks if task.get_name() == "engine")
-        await asyncio.gather(engine, return_exceptions=True)  # returns once everything accepted is handled
-        deadline = time.monotonic() + self.settings.stop_seconds
+        try:  # the engine's loop returns once everything accepted is handled
+            await asyncio.wait_for(asyncio.shield(engine), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            log.warning("stopped before every accepted message was handled; the rest are handled at the next start")
         self.dispatcher.wake.set()
         while time.monotonic() < deadline and (self.dispatcher.sending() or await asyncio.to_thread(self.dispatcher.due_count)):
             await asyncio.sleep(STOP_POLL)
