@@ -62,7 +62,8 @@ def test_the_restore_drill(db, engine, clock, keys, tmp_path, team):  # noqa: F8
     made = utvag("backup", str(backup), env=env, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith(f"Wrote a backup to {backup} (mode 0600).")
-    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600 and not backup.with_name("drill.backup.partial").exists()
+    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
+    assert sorted(tmp_path.glob("drill.backup*")) == [backup]  # one file: no -wal, -shm or .partial beside it
     content = backup.read_bytes()
     assert QUESTION.encode() not in content and b"bostad" not in content  # still encrypted field by field
     again = utvag("backup", str(backup), env=env, cwd=tmp_path)
