@@ -415,12 +415,13 @@ def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on standard error, shown only on a terminal and once a run takes longer than a moment."""
     from tqdm import tqdm
 
-    with tqdm(desc=what, unit="step", delay=1.0, file=sys.stderr) as bar:
+    # disable=None: no bar when standard error is not a terminal (the journal, a cron mail); leave=False: gone when done.
+    with tqdm(desc=what, unit="step", delay=1.0, file=sys.stderr, disable=None, leave=False) as bar:
 
         def update(done: int, total: int) -> None:
             bar.total = total
-            bar.n = done
-            bar.refresh()
+            if done > bar.n:
+                bar.update(done - bar.n)  # honours the delay, unlike refresh()
 
         yield update
 
