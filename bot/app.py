@@ -111,6 +111,7 @@ class Runtime:
 
     async def accept(self, inbound: InboundMessage) -> Accepted:
         accepted = await asyncio.to_thread(self.engine.accept, inbound)
+        self.health.channel_worked(inbound.channel)  # the provider reached us: the channel works both ways
         if not accepted.duplicate:
             self.metrics.inbound.labels(inbound.channel).inc()
         self._inbound.set()

@@ -70,3 +70,25 @@ def test_a_busy_port_is_known_before_anything_starts():
             bind_socket("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()
+
+
+def test_while_the_gate_is_closed_posts_are_answered_503_and_reads_still_served():
+    from starlette.responses import PlainTextResponse
+
+    from bot.web import Gate
+
+    seen = []
+
+    async def post(request):
+        seen.append(gate.in_flight)
+        return PlainTextResponse("stored")
+
+    gate = Gate()
+    app = build_app([Route("/hook", post, methods=["POST"])], gate=gate)
+    with TestClient(app) as client:
+        assert client.post("/hook").text == "stored" and seen == [1]  # counted while in flight, so a stop waits for it
+        assert gate.in_flight == 0
+        gate.close()
+        refused = client.post("/hook")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5" and seen == [1]
+        assert client.get("/healthz").status_code == 200
