@@ -127,6 +127,8 @@ async def _ask_telegram(settings: Settings) -> list[Result]:
                                          "make HTTPS requests out, and any proxy."),
                 Result(SKIP, "staff group", "not checked: Telegram could not be reached.")]  # fmt: skip
     results.append(Result(OK, "telegram", f"getMe answers: @{me.username}"))
+    if settings.telegram_webhook_url:
+        results.append(await _webhook(bot, settings.telegram_webhook_url))
     if settings.staff_chat_id is None:
         results.append(Result(FAIL, "staff group", "UTVAG_STAFF_CHAT_ID is not set, so staff alerts go nowhere: add the bot to the "
                                                    "staff group and set the group's id (-100…)."))  # fmt: skip
@@ -141,6 +143,26 @@ async def _ask_telegram(settings: Settings) -> list[Result]:
     else:
         results.append(Result(OK, "staff group", f"the bot reaches group {chat.id} ({chat.type})"))
     return results
+
+
+async def _webhook(bot, url: str) -> Result:  # type: ignore[no-untyped-def]
+    """Whether Telegram delivers to our webhook: the URL it has, and its own last error (which names no secret)."""
+    from telegram.error import TelegramError
+
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramError as exc:
+        return Result(FAIL, "telegram webhook", f"Telegram did not say where it delivers ({type(exc).__name__}): try again.")
+    if not info.url:
+        return Result(FAIL, "telegram webhook", f"Telegram has no webhook yet: start the service (`utvag run` sets it to {url}).")
+    if info.url != url:
+        return Result(FAIL, "telegram webhook", f"Telegram delivers to {info.url}, not to UTVAG_TELEGRAM_WEBHOOK_URL ({url}): another "
+                                                "program uses this bot's token, or the setting changed; restart the service.")  # fmt: skip
+    if info.last_error_date is not None and info.last_error_message and (datetime.now(UTC) - info.last_error_date).total_seconds() < 3600:
+        return Result(FAIL, "telegram webhook", f"Telegram's last delivery to {url} failed ({info.last_error_message[:120]}): check "
+                                                "that the proxy forwards it to the service.")  # fmt: skip
+    waiting = f", {info.pending_update_count} updates waiting" if info.pending_update_count else ""
+    return Result(OK, "telegram webhook", f"Telegram delivers to {url}{waiting}")
 
 
 def _twilio(settings: Settings) -> Result:

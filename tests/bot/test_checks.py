@@ -6,7 +6,7 @@ from storage.crypto import new_pseudonym_key, new_secret_key
 from storage.db import make_engine, upgrade
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
-from tests.runner import UtvagProcess, utvag
+from tests.runner import UtvagProcess, free_port, utvag
 
 pytestmark = pytest.mark.e2e  # starts `utvag`: CI runs it again under shifted clocks
 
@@ -72,6 +72,23 @@ def test_each_failure_is_named_with_what_to_do_and_no_secret_shown(tmp_path, key
     group = lines(unknown_group.stdout)["staff group"]
     assert group.startswith(f"FAIL  staff group: the bot cannot reach group {STAFF_GROUP} (BadRequest): add the bot to the staff group")
     assert lines(strangers.stdout)["keys"].startswith("FAIL  keys: UTVAG_PSEUDONYM_KEY is not the one this database was made with")
+
+
+def test_in_webhook_mode_the_webhook_telegram_has_is_checked(tmp_path, keys):
+    with FakeBotAPI() as api, FakeTwilioAPI() as sms:
+        api.groups.add(STAFF_GROUP)
+        env = settings(tmp_path, keys, api, sms, UTVAG_TELEGRAM_WEBHOOK_SECRET="s3cret-webhook")
+        assert utvag("db", "upgrade", "--create", env=env, cwd=tmp_path).returncode == 0
+        port = free_port()
+        hook = f"http://127.0.0.1:{port}/telegram/webhook"
+        env = {**env, "UTVAG_HTTP_PORT": str(port), "UTVAG_TELEGRAM_WEBHOOK_URL": hook}
+        before = lines(utvag("check", env=env, cwd=tmp_path).stdout)["telegram webhook"]
+        with UtvagProcess(tmp_path, env):
+            running = utvag("check", env=env, cwd=tmp_path)
+    assert before == f"FAIL  telegram webhook: Telegram has no webhook yet: start the service (`utvag run` sets it to {hook})."
+    assert running.returncode == 0, running.stdout
+    assert lines(running.stdout)["telegram webhook"] == f"ok    telegram webhook: Telegram delivers to {hook}"
+    assert "s3cret-webhook" not in running.stdout
 
 
 def test_a_database_behind_the_code_or_missing_is_named(tmp_path, keys):
