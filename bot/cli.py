@@ -176,12 +176,32 @@ def _serve(settings: Settings) -> int:
     path = sqlite_path(settings.database_url)
     new = path is not None and not path.exists()
     database = open_database(settings.database_url, create=True)
+    check_keys_fit(settings, database)
     setup_logging(form=settings.log_format)
     if new and path is not None:
         logging.getLogger(__name__).warning("made a new, empty SQLite database at %s; if the service has one elsewhere, "
                                             "set UTVAG_DATABASE_URL to it", path.resolve())  # fmt: skip
     asyncio.run(Runtime(settings, database=database).run(sock))
     return 0
+
+
+def check_keys_fit(settings: Settings, database: Engine) -> None:
+    """Keys that cannot read this database stop `run` before it writes a row under them (the canary says so)."""
+    from datetime import UTC, datetime
+
+    from storage.canary import check_canary
+    from storage.crypto import use_keyring
+    from storage.db import make_sessionmaker
+
+    use_keyring(settings.keyring())
+    with make_sessionmaker(database).begin() as session:
+        fit = check_canary(session, datetime.now(UTC))
+    if not fit.secret_keys_fit:
+        raise SettingsError("UTVAG_SECRET_KEYS cannot decrypt what this database holds: put back the key it was written with "
+                            "(from the key safe), after the newest one.")  # fmt: skip
+    if not fit.pseudonym_key_fits:
+        raise SettingsError("UTVAG_PSEUDONYM_KEY is not the one this database was made with, so returning people would be strangers: "
+                            "put back the original from the key safe.")  # fmt: skip
 
 
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
