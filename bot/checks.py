@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings, SettingsError, load_settings
+from storage.crypto import Keyring
 from storage.db import DatabaseMissing, describe_error, make_engine, make_sessionmaker, migration_state
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
@@ -80,7 +81,7 @@ def _database(settings: Settings) -> Iterator[Result]:
     return engine
 
 
-def _keys(engine: Engine, keyring) -> Result:  # type: ignore[no-untyped-def]
+def _keys(engine: Engine, keyring: Keyring) -> Result:
     from storage.canary import check_canary
     from storage.crypto import use_keyring
 
