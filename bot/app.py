@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -25,13 +26,15 @@ from bot.dashboard.web import Dashboard
 from bot.dispatcher import Dispatcher
 from bot.engine import Engine
 from bot.health import Health
+from bot.metrics import Metrics, metrics_route
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.web import bind_socket, build_app, make_server
+from bot.web import Gate, bind_socket, build_app, make_server
 from handlers.alerts import alert_flood, alert_undelivered
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction
 from handlers.profile import load_profile
+from storage.canary import ensure_canary
 from storage.crypto import use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
 
@@ -40,6 +43,7 @@ WORKER_THREADS = 12
 CHANNEL_RETRY_FIRST = 1.0  # seconds before a channel that could not start is tried again; doubling from there
 CHANNEL_RETRY_MAX = 60.0  # and never more than this apart
 CHANNEL_LOG_EVERY = 60.0  # a channel still down is logged once a minute, not at every try
+STOP_POLL = 0.05  # seconds between looks, while stopping, at whether what is in flight has finished
 
 
 @dataclass
@@ -54,13 +58,16 @@ class Runtime:
             self.database = make_engine(self.settings.database_url)
             upgrade(self.database)
         self.db = self.database
-        self.health = Health(self.db)
+        self.health = Health(self.db, now=self.clock.now)
         self.channel_retry = (CHANNEL_RETRY_FIRST, CHANNEL_RETRY_MAX)
         self.monotonic = time.monotonic  # when a channel's failures were last logged; tests move it
         self._starting: list[asyncio.Task[None]] = []  # channels that could not start, being tried again
         self.sessions = make_sessionmaker(self.db)
+        with self.sessions.begin() as session:
+            ensure_canary(session, self.clock.now())  # what `utvag check` reads back to prove the keys fit
+        self.metrics = Metrics(self.sessions, self.clock.now)
         self.profile = load_profile(self.settings.profile)
-        self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile)
+        self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile, metrics=self.metrics)
         webchat = WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url,
                                  catalogue=self.engine.catalogue, on_flood=self._flood)  # fmt: skip
         self.channels: dict[str, Channel] = {"webchat": webchat}
@@ -72,6 +79,7 @@ class Runtime:
                 poll_timeout=settings.telegram_poll_timeout, staff_chat_id=settings.staff_chat_id,
             )  # fmt: skip
             self.channels["telegram"].on_staff_action = self.accept_staff  # type: ignore[union-attr]
+            self.channels["telegram"].on_poll = lambda: self.health.channel_worked("telegram")  # type: ignore[union-attr]
         if settings.twilio_account_sid and settings.twilio_auth_token and (settings.twilio_from or settings.twilio_whatsapp_from):
             twilio = TwilioChannel(
                 settings.twilio_account_sid, settings.twilio_auth_token, sessions=self.sessions, api_url=settings.twilio_api_url,
@@ -86,10 +94,14 @@ class Runtime:
             self.health.channel_starting(name)  # /healthz says 503 until each has started: nobody is reached through it yet
         self.scheduler = Scheduler(self.engine, self.db, escalate_after=timedelta(minutes=settings.escalate_minutes),
                                    oncall_phone=settings.oncall_phone, on_work=self.wake_dispatcher)  # fmt: skip
+        self.health.scheduler = lambda: (self.scheduler.leader, self.scheduler.last_tick)
         self.dispatcher = Dispatcher(self.sessions, self.channels, self.clock, staff_chat_id=settings.staff_chat_id,
                                      on_failed=self._undelivered, catalogue=self.engine.catalogue,
-                                     ready=self.health.channel_ready)  # fmt: skip
+                                     ready=self.health.channel_ready, metrics=self.metrics,
+                                     on_sent=self.health.channel_worked)  # fmt: skip
         self._inbound = asyncio.Event()
+        self.gate = Gate()  # closed on SIGTERM: new work is answered 503 so providers deliver it again later
+        self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self.started = threading.Event()
@@ -99,6 +111,9 @@ class Runtime:
 
     async def accept(self, inbound: InboundMessage) -> Accepted:
         accepted = await asyncio.to_thread(self.engine.accept, inbound)
+        self.health.channel_worked(inbound.channel)  # the provider reached us: the channel works both ways
+        if not accepted.duplicate:
+            self.metrics.inbound.labels(inbound.channel).inc()
         self._inbound.set()
         return accepted
 
@@ -117,6 +132,8 @@ class Runtime:
             if handled:
                 self.dispatcher.wake.set()
                 continue
+            if self._draining:
+                return  # everything accepted before the stop is handled
             self._inbound.clear()
             try:
                 await asyncio.wait_for(self._inbound.wait(), idle_seconds)
@@ -164,6 +181,48 @@ class Runtime:
         """Ask a running `run()` to finish; safe to call from another thread."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
+
+    def _signalled(self, signum: int) -> None:
+        """The first SIGTERM (or Ctrl+C) stops cleanly; a second one ends the process at once."""
+        assert self._stop is not None
+        if not self._stop.is_set():
+            log.info("stopping: taking no new messages, finishing what was accepted (a second signal stops at once)")
+            self._stop.set()
+            return
+        log.warning("a second stop signal: exiting at once; messages being sent are marked uncertain at the next start")
+        logging.shutdown()
+        os._exit(128 + signum)
+
+    async def drain(self, tasks: list[asyncio.Task[None]]) -> None:
+        """A clean stop: no new updates, handlers in flight finished, then what is due in the outbox delivered, all within
+        `stop_seconds`. Anything not handled or delivered by then stays in the database for the next start."""
+        deadline = time.monotonic() + self.settings.stop_seconds
+        self.health.stopping = True
+        self.gate.close()  # webhooks and posts now answer 503: Telegram and Twilio deliver them again later
+        self.scheduler.shutdown()  # no new check-ins queued; one being queued finishes under the lock below
+        for channel in self.unique_channels():
+            stop_receiving = getattr(channel, "stop_receiving", None)
+            if stop_receiving is not None and self.health.channel_ready(self._names(channel)[0]):
+                try:
+                    await stop_receiving()
+                except Exception as exc:  # what it had not confirmed comes again and is recognised as a repeat
+                    log.warning("%s: stopping its intake failed (%s)", "/".join(self._names(channel)), type(exc).__name__)
+        while self.gate.in_flight and time.monotonic() < deadline:  # requests let in before the gate closed
+            await asyncio.sleep(STOP_POLL)
+        await asyncio.to_thread(self.scheduler.wait_idle)
+        self._draining = True
+        self._inbound.set()
+        engine = next(task for task in tasks if task.get_name() == "engine")
+        try:  # the engine's loop returns once everything accepted is handled
+            await asyncio.wait_for(asyncio.shield(engine), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            log.warning("stopped before every accepted message was handled; the rest are handled at the next start")
+        self.dispatcher.wake.set()
+        while time.monotonic() < deadline and (self.dispatcher.sending() or await asyncio.to_thread(self.dispatcher.due_count)):
+            await asyncio.sleep(STOP_POLL)
+        left = await asyncio.to_thread(self.dispatcher.due_count)
+        if left:
+            log.warning("stopped with %s messages still due; they are sent at the next start", left)
 
     def _names(self, channel: Channel) -> list[str]:
         return [name for name, registered in self.channels.items() if registered is channel]
@@ -217,11 +276,12 @@ class Runtime:
         self._loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="utvag-db"))
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                self._loop.add_signal_handler(signum, self._stop.set)
+                self._loop.add_signal_handler(signum, self._signalled, signum)
         channels = self.unique_channels()
         routes = [route for channel in channels for route in channel.info.routes]
         routes += Dashboard(self).routes  # the staff dashboard at /staff
-        server = make_server(build_app(routes, self.health.report, hsts=self._https()), self.settings.http_host,
+        routes.append(metrics_route(self.metrics, token=self.settings.metrics_token, behind_proxy=bool(self.settings.public_url)))
+        server = make_server(build_app(routes, self.health.report, self.gate, hsts=self._https()), self.settings.http_host,
                              self.settings.http_port)  # fmt: skip
         tasks = [
             asyncio.create_task(self.process_forever(), name="engine"),
@@ -245,6 +305,7 @@ class Runtime:
             for task in done:
                 if task in tasks and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
+            await self.drain(tasks)
         finally:
             server.should_exit = True
             for starting in self._starting:

@@ -1,13 +1,15 @@
-"""The `utvag` command: run, demo, db upgrade, keys new/rotate."""
+"""The `utvag` command: run, demo, db upgrade, keys new/rotate, check, backup and restore."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     new = keys.add_parser("new", help="print fresh keys, or write them to a new file readable by you alone")
     new.add_argument("--out", type=Path, help="write to this new file (mode 0600) instead of printing")
     keys.add_parser("rotate", help="re-encrypt every row under the newest key")
+    commands.add_parser("check", help="check every setting, the database, the keys and the providers; exit 0 when all hold")
+    backup = commands.add_parser("backup", help="a consistent copy of the database into a new file readable by you alone")
+    backup.add_argument("path", type=Path, help="the new file, for example /var/backups/utvag/utvag-$(date +%%F).backup")
+    restore = commands.add_parser("restore", help="load a backup into an empty database (or, with --force, over one that holds data)")
+    restore.add_argument("path", type=Path, help="a file made by `utvag backup`")
+    restore.add_argument("--force", action="store_true", help="replace what the database holds, even while a service uses it")
     staff = commands.add_parser("staff", help="manage staff").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="register a staff member")
     add.add_argument("--name", required=True)
@@ -146,7 +154,7 @@ def demo(args: argparse.Namespace) -> int:
 
     sock = bind(settings)
     database = open_database(settings.database_url, create=True)
-    setup_logging()
+    setup_logging(form=settings.log_format)
     runtime = Runtime(settings, database=database)
     name, password = demo_staff(runtime.sessions, DEMO_STAFF, runtime.clock.now())
     if args.sample_data:
@@ -168,12 +176,32 @@ def _serve(settings: Settings) -> int:
     path = sqlite_path(settings.database_url)
     new = path is not None and not path.exists()
     database = open_database(settings.database_url, create=True)
-    setup_logging()
+    check_keys_fit(settings, database)
+    setup_logging(form=settings.log_format)
     if new and path is not None:
         logging.getLogger(__name__).warning("made a new, empty SQLite database at %s; if the service has one elsewhere, "
                                             "set UTVAG_DATABASE_URL to it", path.resolve())  # fmt: skip
     asyncio.run(Runtime(settings, database=database).run(sock))
     return 0
+
+
+def check_keys_fit(settings: Settings, database: Engine) -> None:
+    """Keys that cannot read this database stop `run` before it writes a row under them (the canary says so)."""
+    from datetime import UTC, datetime
+
+    from storage.canary import check_canary
+    from storage.crypto import use_keyring
+    from storage.db import make_sessionmaker
+
+    use_keyring(settings.keyring())
+    with make_sessionmaker(database).begin() as session:
+        fit = check_canary(session, datetime.now(UTC))
+    if not fit.secret_keys_fit:
+        raise SettingsError("UTVAG_SECRET_KEYS cannot decrypt what this database holds: put back the key it was written with "
+                            "(from the key safe), after the newest one.")  # fmt: skip
+    if not fit.pseudonym_key_fits:
+        raise SettingsError("UTVAG_PSEUDONYM_KEY is not the one this database was made with, so returning people would be strangers: "
+                            "put back the original from the key safe.")  # fmt: skip
 
 
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
@@ -363,6 +391,61 @@ def qr_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_command(_args: argparse.Namespace) -> int:
+    from bot.checks import FAIL, run_checks
+
+    failed = 0
+    for result in run_checks():
+        print(result.line(), flush=True)
+        failed += result.state == FAIL
+    print(f"{failed} check(s) failed." if failed else "Everything checked holds.")
+    return 1 if failed else 0
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    url = load_settings().database_url
+    try:
+        with _progress("backing up") as progress:
+            backup(url, args.path, progress)
+    except BackupError as exc:
+        print(f"utvag: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote a backup to {args.path} (mode 0600). Its personal fields stay encrypted: keep the keys apart from it.")
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, restore
+
+    url = load_settings().database_url
+    try:
+        with _progress("restoring") as progress:
+            restore(url, args.path, force=args.force, progress=progress)
+    except BackupError as exc:
+        print(f"utvag: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.path}; the database is up to date. Start the service and check /healthz and `utvag check`.")
+    return 0
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on standard error, shown only on a terminal and once a run takes longer than a moment."""
+    from tqdm import tqdm
+
+    # disable=None: no bar when standard error is not a terminal (the journal, a cron mail); leave=False: gone when done.
+    with tqdm(desc=what, unit="step", delay=1.0, file=sys.stderr, disable=None, leave=False) as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            if done > bar.n:
+                bar.update(done - bar.n)  # honours the delay, unlike refresh()
+
+        yield update
+
+
 def audit_command(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -399,7 +482,8 @@ def report_command(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": run, "demo": demo, "db": db_command, "keys": keys_command, "staff": staff_command, "audit": audit_command,
-    "triage": triage_command, "report": report_command, "qr": qr_command,
+    "triage": triage_command, "report": report_command, "qr": qr_command, "check": check_command,
+    "backup": backup_command, "restore": restore_command,
 }  # fmt: skip
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker, undefer
 
 from bot.channels.base import Channel, Outbound, PermanentSendError, TransientSendError, UncertainSendError
 from bot.clock import Clock
+from bot.metrics import Metrics
 from handlers.catalogue import Catalogue
 from handlers.turn import Option
 from storage.db import scrub
@@ -105,6 +106,8 @@ class Dispatcher:
         on_failed: Callable[[Session, int, str], None] | None = None,
         catalogue: Catalogue | None = None,
         ready: Callable[[str], bool] = lambda _channel: True,
+        metrics: Metrics | None = None,
+        on_sent: Callable[[str], None] = lambda _channel: None,
     ) -> None:
         self.sessions = sessions
         self.channels = channels
@@ -115,6 +118,8 @@ class Dispatcher:
         self.catalogue = catalogue  # for the header of a busy minute's joined staff post
         self.ready = ready  # False for a channel that could not start yet: its messages wait, their attempts uncounted
         self.wake = _Wake()
+        self.metrics = metrics
+        self.on_sent = on_sent  # told of each channel's send that worked: /healthz shows when each last did
         # One limit per lane: bulk sends waiting on their pacing must never hold a slot a reply needs.
         self._limits = {0: asyncio.Semaphore(SEND_CONCURRENCY), 1: asyncio.Semaphore(SEND_CONCURRENCY)}
         # What each lane is delivering right now, by address: a slow address (a staff group waiting for its
@@ -315,6 +320,8 @@ class Dispatcher:
         try:
             provider_id = await channel.send(outbound)
         except TransientSendError as exc:
+            if exc.rate_limited and self.metrics is not None:
+                self.metrics.rate_limited.labels(outbound.channel).inc()
             await asyncio.to_thread(self._retry_later, ids, str(exc), exc.retry_after)
             return None
         except PermanentSendError as exc:
@@ -329,7 +336,18 @@ class Dispatcher:
             await asyncio.to_thread(self._give_up, ids, f"unexpected {type(exc).__name__}", "uncertain")
             return 0
         await asyncio.to_thread(self._mark_sent, ids, provider_id, wipe)
+        self.on_sent(outbound.channel)
+        if self.metrics is not None:
+            self.metrics.outbound.labels(outbound.channel).inc(len(ids))
         return len(ids)
+
+    def _count_failures(self, session: Session, ids: list[int], status: str) -> None:
+        """failed / uncertain rows, by channel, on /metrics."""
+        if self.metrics is None or not ids:
+            return
+        for channel, count in session.execute(select(OutboxItem.channel, func.count()).where(OutboxItem.id.in_(ids))
+                                              .group_by(OutboxItem.channel)).all():  # fmt: skip
+            self.metrics.send_failures.labels(channel, status).inc(count)
 
     def _pending(self, item_id: int) -> bool:
         with self.sessions() as session:
@@ -437,6 +455,8 @@ class Dispatcher:
                     continue
                 if attempted and item.attempts >= self.policy.max_attempts:
                     item.status, item.error = "failed", f"gave up after {item.attempts} attempts: {reason}"[:200]
+                    if self.metrics is not None:
+                        self.metrics.send_failures.labels(item.channel, "failed").inc()
                     log.warning("outbox item %s failed for good after %s attempts", item_id, item.attempts)
                     self._tell(session, item_id, reason)
                     continue
@@ -446,6 +466,7 @@ class Dispatcher:
     def _give_up(self, ids: list[int], reason: str, status: str = "failed") -> None:
         with self.sessions.begin() as session:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(status=status, error=reason[:200]))
+            self._count_failures(session, ids, status)
             for item_id in ids:
                 self._tell(session, item_id, reason)
             wiped = session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.target == "address").values(payload=None))
@@ -459,6 +480,19 @@ class Dispatcher:
         if self.on_failed is not None:
             self.on_failed(session, item_id, reason)
 
+    def due_count(self) -> int:
+        """Rows due now on a channel that can send: what a clean stop waits for."""
+        ready = [name for name in self.channels if self.ready(name)]
+        with self.sessions() as session:
+            return session.scalar(
+                select(func.count()).select_from(OutboxItem)
+                .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= self.clock.now(), OutboxItem.channel.in_(ready))
+            ) or 0  # fmt: skip
+
+    def sending(self) -> bool:
+        """A delivery task is running (read in the event loop's thread)."""
+        return any(self._tasks.values())
+
     def sweep_stale(self) -> int:
         """Rows left `sending` by a dead process: retried where harmless, otherwise `uncertain`."""
         cutoff = self.clock.now() - STALE_AFTER
@@ -468,7 +502,8 @@ class Dispatcher:
             retried = session.execute(
                 update(OutboxItem).where(stale, OutboxItem.channel.in_(idempotent)).values(status="pending")
             ).rowcount
-            interrupted = session.scalars(select(OutboxItem.id).where(stale)).all()
+            interrupted = list(session.scalars(select(OutboxItem.id).where(stale)).all())
+            self._count_failures(session, interrupted, "uncertain")
             uncertain = session.execute(
                 update(OutboxItem).where(stale).values(status="uncertain", error="interrupted while sending")
             ).rowcount

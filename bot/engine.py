@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.base import Accepted, InboundMessage
 from bot.clock import Clock
+from bot.metrics import Metrics
 from handlers import checkins, incident
 from handlers.catalogue import Catalogue
 from handlers.desk import StaffAction, handle_staff
@@ -41,6 +43,7 @@ class Engine:
     clock: Clock
     catalogue: Catalogue
     profile: Profile
+    metrics: Metrics | None = None
 
     def accept(self, inbound: InboundMessage) -> Accepted:
         """Store an inbound message once; a repeat of the same provider id is recognised and dropped."""
@@ -123,6 +126,8 @@ class Engine:
             done["incident_queued"] += queued
             if not queued:
                 break
+        if self.metrics is not None:
+            self.metrics.checkins_sent.inc(done["checkins_sent"])
         return done
 
     def _once(self, job: str, period: str) -> bool:
@@ -138,18 +143,26 @@ class Engine:
                 .order_by(Message.id).limit(limit)
             ).all()  # fmt: skip
         for message_id, contact_id in pending:
+            started = time.perf_counter()
             try:
-                if self._process(message_id, contact_id):
-                    # Erased: the rows are gone from the tables; now from SQLite's WAL too (zeroed by secure_delete).
-                    if not scrub(self.sessions.kw["bind"]):
-                        log.warning("after an erasure the database was busy; its log is cleared at the next checkpoint")
+                erased, answered = self._process(message_id, contact_id)
             except Exception:
                 log.exception("handler failed on message %s; answering with an apology", message_id)
+                if self.metrics is not None:
+                    self.metrics.handler_errors.inc()
                 self._apologise(message_id)
+                continue
+            # Erased: the rows are gone from the tables; now from SQLite's WAL too (zeroed by secure_delete).
+            if erased and not scrub(self.sessions.kw["bind"]):
+                log.warning("after an erasure the database was busy; its log is cleared at the next checkpoint")
+            if self.metrics is not None:
+                self.metrics.engine_seconds.observe(time.perf_counter() - started)
+                if answered:
+                    self.metrics.checkins_answered.inc()
         return len(pending)
 
     def _process(self, message_id: int, contact_id: str) -> bool:
-        """Handle one message; True when it erased the person."""
+        """Handle one message; whether it erased the person, and whether it answered a check-in or an incident outreach."""
         with self.sessions.begin() as session:
             # Locking the conversation row first keeps one contact's messages in order across processes; the
             # message is read only under the lock, so two workers never both handle it.
@@ -177,7 +190,9 @@ class Engine:
                 catalogue=self.catalogue, profile=self.profile, state=conversation.state,
                 data=json.loads(conversation.data or "{}"),
             )  # fmt: skip
+            awaiting_answer = "checkin_case" in turn.data
             respond(turn)
+            answered = awaiting_answer and "checkin_case" not in turn.data
             if not turn.urgent and not turn.asked and typed >= FLOOD_MESSAGES:
                 # A flood (or a stuck phone), not a talk: everything is stored and handled; only answering every one stops.
                 turn.replies.clear()
@@ -185,14 +200,14 @@ class Engine:
                 # The rows are gone; forget the loaded objects so nothing is written back to them.
                 for gone in (conversation, contact, message):
                     session.expunge(gone)
-                return True
+                return True, False
             conversation.state = turn.state
             conversation.data = json.dumps(turn.data)
             conversation.updated_at = now
             message.processed_at = now
             for reply in turn.replies:
                 queue_reply(session, message, reply, now, urgent=turn.urgent)
-        return False
+            return False, answered
 
     def _apologise(self, message_id: int) -> None:
         with self.sessions.begin() as session:

@@ -40,6 +40,7 @@ class Scheduler:
         self._full_at: float | None = None  # time.monotonic() of the last full tick
         self._working = threading.Lock()  # one piece of scheduled work at a time, the tick's or run_now's
         self.ticked = threading.Event()  # set after the first tick has done its work: the scheduler is running
+        self.last_tick: datetime | None = None  # on the engine's clock: /healthz says how long ago
 
     def start(self) -> None:
         # One in-memory job: what it acts on is in the database, so nothing here needs to survive a restart. Never
@@ -55,6 +56,11 @@ class Scheduler:
         if self.aps.running:
             self.aps.shutdown(wait=False)
         self._release()
+
+    def wait_idle(self) -> None:
+        """Return once no scheduled work is running (a tick's transaction in a worker thread finishes on its own)."""
+        with self._working:
+            pass
 
     def _release(self) -> None:
         if self._lock_connection is not None:
@@ -75,6 +81,7 @@ class Scheduler:
             log.exception("scheduled work failed; trying again at the next tick")
             return {}
         finally:
+            self.last_tick = self.engine.clock.now()
             self.ticked.set()
         if any(done.values()):
             self.on_work()

@@ -35,6 +35,9 @@ HOW_TO_FIX = {
     "escalate_minutes": "give a number of minutes above 0, for example 5",
     "telegram_api_url": "give an http:// or https:// address, or leave it unset",
     "twilio_api_url": "give an http:// or https:// address, or leave it unset",
+    "metrics_token": "set 32 or more characters of A-Z a-z 0-9 _ - (`openssl rand -hex 32` makes one), or leave it unset",
+    "log_format": "give text or json",
+    "stop_seconds": "give a number of seconds, 0 or more, below the unit's TimeoutStopSec (for example 20)",
 }
 # Characters each kind of value may hold: an error names the others it found (never the value, which may be a secret).
 ALLOWED = {
@@ -51,6 +54,7 @@ ALLOWED = {
     "oncall_phone": r"[0-9+]",
     "twilio_segments_per_second": r"[0-9.]",
     "escalate_minutes": r"[0-9.]",
+    "stop_seconds": r"[0-9.]",
     "database_url": r"[^\s#]",
     "public_url": r"[^\s#]",
     "telegram_webhook_url": r"[^\s#]",
@@ -58,6 +62,7 @@ ALLOWED = {
     "twilio_api_url": r"[^\s#]",
     "timezone": r"[A-Za-z0-9_/+-]",
     "http_host": r"[A-Za-z0-9.:-]",
+    "metrics_token": r"[A-Za-z0-9_-]",
 }
 CHARACTER_NAMES = {" ": "space", "\t": "tab", "#": "#", '"': "double quote", "'": "single quote", "\\": "backslash"}
 TWILIO_SID = re.compile(r"^AC[0-9a-f]{32}$")
@@ -93,6 +98,9 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Stockholm"
     escalate_minutes: float = 5.0  # an urgent alert nobody acknowledges goes to the on-call phone after this
     profile: Path | None = None  # the unit's profile (TOML); the shipped one describes SIG Hässelby-Vällingby
+    metrics_token: str | None = None  # GET /metrics for whoever sends it as a bearer token; unset: loopback callers only
+    log_format: str = "text"  # text, or json: one object a line for a log collector
+    stop_seconds: float = 10.0  # after SIGTERM, how long the outbox may go on delivering what is due (below systemd's 90 s)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -167,6 +175,27 @@ class Settings(BaseSettings):
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError("it needs a scheme and a host, https://…")
         return value
+
+    @field_validator("stop_seconds")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("below 0")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("shorter than 32 characters")
+        return value or None
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("neither text nor json")
+        return value.lower()
 
     @field_validator("http_port")
     @classmethod

@@ -18,6 +18,7 @@ import uvicorn
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -54,17 +55,49 @@ async def without_slash(request: Request) -> Response:
     return RedirectResponse(path if not path.startswith("//") else "/", status_code=307)
 
 
-def build_app(routes: Sequence[BaseRoute], health: HealthReport = _always_healthy, *, hsts: bool = False,
-              max_body: int = MAX_BODY) -> Starlette:  # fmt: skip
+class Gate:
+    """Closed while the process stops: whatever would hand it new work (every request but GET and HEAD) is answered 503
+    with Retry-After, so Telegram and Twilio deliver it again later, to this process restarted or to another."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.in_flight = 0  # requests let in and not yet answered: the stop waits for them
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class GateMiddleware:
+    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        if self.gate.closed:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store", "Connection": "close"}
+            await JSONResponse({"error": TRY_AGAIN}, status_code=503, headers=headers)(scope, receive, send)
+            return
+        self.gate.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.in_flight -= 1
+
+
+def build_app(routes: Sequence[BaseRoute], health: HealthReport = _always_healthy, gate: Gate | None = None, *,
+              hsts: bool = False, max_body: int = MAX_BODY) -> Starlette:  # fmt: skip
     async def healthz(_request: Request) -> Response:
         # 503 when people cannot be reached (the database is away, a channel is down): monitors and load balancers act on it.
         healthy, body = await health()
         return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
     app = Starlette(routes=[Route("/", home), Route("/healthz", healthz), *routes, Route("/{path:path}/", without_slash)],
-                    exception_handlers={DBAPIError: database_away, PoolTimeout: database_away})  # fmt: skip
+                    exception_handlers={DBAPIError: database_away, PoolTimeout: database_away},
+                    middleware=[Middleware(GateMiddleware, gate=gate)] if gate is not None else [])  # fmt: skip
     app.router.redirect_slashes = False
-    app.add_middleware(Guard, max_body=max_body, hsts=hsts)
+    app.add_middleware(Guard, max_body=max_body, hsts=hsts)  # outermost: the cap holds before anything reads
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,24 @@ def insert_ignoring_duplicates(session: Session, model: type, index_elements: li
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def migration_state(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision, the newest this version ships); they differ until `utvag db upgrade` has run."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, _head()
+
+
+@functools.cache
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head() or ""
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

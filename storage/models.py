@@ -280,3 +280,15 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyCanary(Base):
+    """One known value encrypted under the keys and hashed with the pseudonym key: `utvag check` reads it back to prove
+    the configured keys are the ones this database was written with, before a person's row is ever needed."""
+
+    __tablename__ = "key_canary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(EncryptedText())
+    pseudonym: Mapped[str] = mapped_column(String(64))  # lookup_hash of the value: changes if UTVAG_PSEUDONYM_KEY does
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -51,9 +51,10 @@ Accept = Callable[[InboundMessage], Awaitable[Accepted]]
 class TransientSendError(Exception):
     """Worth retrying later (rate limit, network, provider hiccup)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited  # the provider answered 429: counted on /metrics
 
 
 class PermanentSendError(Exception):

@@ -93,7 +93,11 @@ class TelegramChannel:
         self._accept: Accept | None = None
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
+        self.on_poll: Callable[[], None] = lambda: None  # each getUpdates that answered: Telegram works
         self._poller: asyncio.Task[None] | None = None
+        self._offset: int | None = None  # the next getUpdates offset: every update before it is stored
+        self._receiving = False  # storing a fetched batch: let it finish (cutting anything else loses nothing)
+        self._stopping = False
         # When each send of the last second went: a list per send, stamped when it is let go and again when its
         # request leaves (a database claim lies between the two), so bunched requests are counted as they reach Telegram.
         self._admitted: list[list[float]] = []
@@ -120,6 +124,23 @@ class TelegramChannel:
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
             log.info("telegram: polling mode")
 
+    async def stop_receiving(self) -> None:
+        """Take no new updates (the process is stopping): the batch being stored is finished, the wait for the next
+        one is cut, and what was stored is confirmed; what was not stays with Telegram, to be fetched after a restart."""
+        if self._poller is None:
+            return
+        self._stopping = True
+        if not self._receiving:
+            self._poller.cancel()
+        await asyncio.gather(self._poller, return_exceptions=True)
+        self._poller = None
+        if self._offset is not None:
+            try:  # getUpdates with an offset confirms everything before it; what it returns stays unconfirmed
+                await self.bot.get_updates(offset=self._offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)
+            except TelegramError as exc:
+                log.info("telegram: could not confirm the last updates before stopping (%s); they come again and are "
+                         "recognised as repeats", type(exc).__name__)  # fmt: skip
+
     async def stop(self) -> None:
         if self._poller:
             self._poller.cancel()
@@ -127,16 +148,20 @@ class TelegramChannel:
         await self.bot.shutdown()
 
     async def _poll(self) -> None:
-        offset: int | None = None
         failures = 0
-        while True:
+        while not self._stopping:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
-                for update in updates:
-                    await self._receive(update)
+                updates = await self.bot.get_updates(offset=self._offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+                self.on_poll()
+                self._receiving = True
+                try:
+                    for update in updates:
+                        await self._receive(update)
+                finally:
+                    self._receiving = False
                 if updates:
                     # Only now may Telegram forget them: the next call confirms with this offset.
-                    offset = updates[-1].update_id + 1
+                    self._offset = updates[-1].update_id + 1
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -181,7 +206,7 @@ class TelegramChannel:
                 return message.replaces
             sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
         except RetryAfter as exc:
-            raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after)) from exc
+            raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after), rate_limited=True) from exc
         except Forbidden as exc:
             raise PermanentSendError("blocked by the person") from exc
         except BadRequest as exc:

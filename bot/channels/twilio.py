@@ -361,7 +361,7 @@ class TwilioChannel:
         code = exc.code
         if exc.status == 429 or code == RATE_LIMITED:
             # No Retry-After means none: the outbox backs off exponentially with jitter.
-            return TransientSendError("rate limited by Twilio", retry_after=exc.retry_after)
+            return TransientSendError("rate limited by Twilio", retry_after=exc.retry_after, rate_limited=True)
         if code in QUEUE_OVERFLOW:
             self.pacer.slow_bulk(sender)
             return TransientSendError(f"Twilio's queue for the sender is full (error {code})", retry_after=exc.retry_after)

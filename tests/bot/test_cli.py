@@ -262,3 +262,17 @@ def test_run_says_when_it_makes_a_new_database_and_that_it_runs_once_the_port_an
     with UtvagProcess(tmp_path, env):
         pass
     assert UtvagProcess(tmp_path, env).logs().count("made a new") == 1  # the second start found it
+
+
+def test_run_with_keys_that_cannot_read_the_database_stops_before_writing(tmp_path, keys):
+    from storage.crypto import new_secret_key
+    from tests.runner import free_port
+
+    env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/keyed.db", "UTVAG_HTTP_PORT": str(free_port())}
+    assert utvag("db", "upgrade", "--create", env=env, cwd=tmp_path).returncode == 0
+    assert utvag("check", env=env, cwd=tmp_path).returncode == 0  # stores the canary under these keys
+    other = new_secret_key()
+    result = utvag("run", env={**env, "UTVAG_SECRET_KEYS": other}, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("utvag: UTVAG_SECRET_KEYS cannot decrypt what this database holds: put back the key")
+    assert other not in result.stderr and keys.secret not in result.stderr

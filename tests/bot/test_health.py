@@ -40,3 +40,38 @@ def test_a_database_that_is_away_is_reported_with_its_reason_kept_for_the_log():
     assert problem is not None and problem.startswith("OperationalError: connection failed") and "hemligt" not in problem
     healthy, body = asyncio.run(health.report())
     assert not healthy and body["database"] == "unavailable" and "Operational" not in str(body)  # no reasons on a public URL
+
+
+def test_the_details_say_how_the_service_is_doing_and_nothing_about_anyone(db, clock):
+    from datetime import timedelta
+
+    from storage.models import OutboxItem
+
+    health = Health(db.engine, monotonic=lambda: 0.0, now=clock.now)
+    health.channel_starting("telegram")
+    health.channel_starting("sms")
+    health.channel_up("telegram")
+    ticked = clock.now() - timedelta(seconds=2)
+    health.scheduler = lambda: (True, ticked)
+    at = clock.now() - timedelta(seconds=75)
+    with db.sessions.begin() as session:
+        session.add(OutboxItem(channel="sms", lane=0, target="staff", status="pending", attempts=0, next_attempt_at=at, created_at=at,
+                               payload='{"text": "Ring +46701234567"}'))  # fmt: skip
+    clock.advance(seconds=10)
+    healthy, body = asyncio.run(health.report())
+    assert not healthy and body["status"] == "unavailable"  # sms has not started: the 503 is as before
+    assert body["migrations"] == "ok"
+    assert body["scheduler"] == {"role": "leader", "last_tick_seconds_ago": 12}
+    assert body["outbox"] == {"oldest_pending_seconds": 85}
+    assert body["last_success_seconds_ago"] == {"sms": None, "telegram": 10}
+    assert "46701234567" not in str(body)
+
+
+def test_migrations_behind_are_reported(tmp_path, keys, clock):
+    from storage.db import make_engine, upgrade
+
+    database = make_engine(f"sqlite:///{tmp_path}/old.db")
+    upgrade(database, "0008")
+    healthy, body = asyncio.run(Health(database, now=clock.now).report())
+    assert healthy and body["migrations"] == "behind" and body["outbox"] == {"oldest_pending_seconds": 0}
+    database.dispose()

@@ -1,5 +1,6 @@
 """Logs carry no personal data: not in what we log, not in what libraries log."""
 
+import json
 import logging
 
 import httpx
@@ -45,11 +46,12 @@ def test_an_exception_message_is_never_logged_only_its_type(caplog):
     assert "KeyError" in caplog.text and "Kalle" not in caplog.text
 
 
-def test_an_end_to_end_conversation_leaves_no_identifier_in_the_logs(tmp_path, keys):
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_an_end_to_end_conversation_leaves_no_identifier_in_the_logs(tmp_path, keys, form):
     with FakeBotAPI() as api:
         api.fail_next("sendMessage", status=429, retry_after=1)  # a retry gets logged
         env = {**keys.env(), "UTVAG_DATABASE_URL": f"sqlite:///{tmp_path}/utvag.db", "UTVAG_TELEGRAM_TOKEN": api.token,
-               "UTVAG_TELEGRAM_API_URL": api.base_url, "UTVAG_TELEGRAM_POLL_TIMEOUT": "1"}  # fmt: skip
+               "UTVAG_TELEGRAM_API_URL": api.base_url, "UTVAG_TELEGRAM_POLL_TIMEOUT": "1", "UTVAG_LOG_FORMAT": form}  # fmt: skip
         with UtvagProcess(tmp_path, env) as process:
             api.inject_message(CHAT, "/start")
             api.inject_message(CHAT, TEXT)
@@ -65,6 +67,28 @@ def test_an_end_to_end_conversation_leaves_no_identifier_in_the_logs(tmp_path, k
     assert "utvag is running" in logs  # the log was captured
     for secret in (str(CHAT), str(CHAT + 1), "46701234567", TEXT, "Kalle", api.token, api.token.split(":")[1]):
         assert secret not in logs, secret
+    if form == "json":
+        lines = [json.loads(line) for line in logs.splitlines()]  # every line is one object
+        assert all(set(line) >= {"time", "level", "logger", "event"} for line in lines)
+        assert any(line["event"].startswith("utvag is running") and line["level"] == "INFO" for line in lines)
+
+
+def test_a_json_line_keeps_the_redaction_and_the_traceback(capsys):
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    setup_logging(form="json")
+    try:
+        try:
+            raise KeyError(TEXT)
+        except KeyError:
+            logging.getLogger("utvag.json").exception("sending to %s failed", CHAT, extra={"ids": {"outbox": 12}})
+    finally:
+        root.handlers[:], root.level = handlers, level
+    (line,) = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
+    assert line["event"] == "sending to [redacted] failed" and line["level"] == "ERROR" and line["logger"] == "utvag.json"
+    assert line["ids"] == {"outbox": 12} and line["traceback"].endswith("KeyError") and TEXT not in json.dumps(line)
 
 
 def test_the_same_error_again_within_a_minute_is_counted_not_printed():

@@ -104,3 +104,25 @@ def test_a_body_over_the_cap_is_refused_with_a_sentence_before_it_is_read():
 def test_hsts_only_when_the_public_url_is_https():
     assert "strict-transport-security" not in client().get("/healthz").headers
     assert client(hsts=True).get("/healthz").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_while_the_gate_is_closed_posts_are_answered_503_and_reads_still_served():
+    from starlette.responses import PlainTextResponse
+
+    from bot.web import Gate
+
+    seen = []
+
+    async def post(request):
+        seen.append(gate.in_flight)
+        return PlainTextResponse("stored")
+
+    gate = Gate()
+    app = build_app([Route("/hook", post, methods=["POST"])], gate=gate)
+    with TestClient(app) as client:
+        assert client.post("/hook").text == "stored" and seen == [1]  # counted while in flight, so a stop waits for it
+        assert gate.in_flight == 0
+        gate.close()
+        refused = client.post("/hook")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5" and seen == [1]
+        assert client.get("/healthz").status_code == 200

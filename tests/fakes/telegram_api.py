@@ -40,7 +40,7 @@ _TRUE_METHODS = frozenset({
 })  # fmt: skip
 _KNOWN = _TRUE_METHODS | {
     "getme", "getupdates", "getmycommands", "setwebhook", "deletewebhook", "getwebhookinfo",
-    "editmessagetext", "editmessagereplymarkup", "deletemessage",
+    "editmessagetext", "editmessagereplymarkup", "deletemessage", "getchat",
 }  # fmt: skip
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
@@ -115,6 +115,7 @@ class FakeBotAPI(LoopbackServer):
         self.token = token
         self.bot_user: JSON = {"id": 999000, "is_bot": True, "first_name": "Utväg", "username": "utvag_test_bot"}
         self.webhook: JSON | None = None
+        self.groups: set[int] = set()  # groups the bot is a member of: getChat finds these (and any chat it has talked in)
         self.too_many = 0
         self._lock = threading.RLock()  # the test thread injects/reads while the server thread answers
         self._calls: list[JSON] = []
@@ -453,6 +454,11 @@ class FakeBotAPI(LoopbackServer):
             return True
         if key == "getmycommands":
             return []
+        if key == "getchat":
+            chat = str(p.get("chat_id"))
+            if int(chat) not in self.groups and not any(c == chat for c, _ in self._messages):
+                raise _ApiError(400, "Bad Request: chat not found")
+            return {**self._chat(chat), "accent_color_id": 0, "max_reaction_count": 11}
         if key == "setwebhook":
             if p.get("secret_token") is not None and not _SECRET.match(str(p["secret_token"])):
                 raise _ApiError(400, "Bad Request: secret token contains unallowed characters")

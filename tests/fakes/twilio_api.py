@@ -96,6 +96,7 @@ class FakeTwilioAPI(LoopbackServer):
         return Starlette(routes=[
             Route(f"/{API_VERSION}/Accounts/{{sid}}/Messages.json", self._create, methods=["POST"]),
             Route(f"/{API_VERSION}/Accounts/{{sid}}/Messages/{{message_sid}}.json", self._fetch, methods=["GET"]),
+            Route(f"/{API_VERSION}/Accounts/{{sid}}.json", self._account, methods=["GET"]),
         ])  # fmt: skip
 
     def _on_start(self) -> None:
@@ -302,6 +303,16 @@ class FakeTwilioAPI(LoopbackServer):
             "status": message["status"], "to": message["to"], "uri": uri,
             "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
         }  # fmt: skip
+
+    async def _account(self, request: Request) -> Response:
+        """The Account resource (https://www.twilio.com/docs/iam/api/account#fetch-an-account-resource)."""
+        if not self._authorised(request):
+            return _Failure(401, 20003, None).response()
+        sid = self.account_sid
+        return JSONResponse({"sid": sid, "owner_account_sid": sid, "friendly_name": "Utväg test", "status": "active", "type": "Full",
+                             "auth_token": "", "date_created": "Mon, 30 Nov 2026 10:00:00 +0000",
+                             "date_updated": "Mon, 30 Nov 2026 10:00:00 +0000", "uri": f"/{API_VERSION}/Accounts/{sid}.json",
+                             "subresource_uris": {}})  # fmt: skip
 
     async def _fetch(self, request: Request) -> Response:
         if not self._authorised(request):
