@@ -110,15 +110,30 @@ def owner_only_file(path: Path) -> None:
             each.chmod(0o600)
 
 
+SCRUB_BUSY_MS = 2_000  # how long a scrub waits for readers: never the minute a write may wait, it runs in the engine
+_scrub_owed: set[str] = set()  # databases whose WAL may still hold erased rows: the next full tick tries again
+
+
 def scrub(engine: Engine) -> bool:
     """After an erasure: on SQLite, copy the WAL (which still holds the old rows) into the zeroed file and truncate
-    it. True when done; False when a reader held it (the next scrub, or SQLite's own checkpoint, finishes it).
-    PostgreSQL keeps dead rows until VACUUM: see docs/operator.md."""
+    it. True when done; False when a reader held it past SCRUB_BUSY_MS (then `scrub_owed`, at the scheduler's next
+    full tick, tries again). PostgreSQL keeps dead rows until VACUUM: see docs/operator.md."""
     if engine.dialect.name != "sqlite":
         return True
     with engine.connect() as connection:
-        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
-    return not (busy and busy[0])
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SCRUB_BUSY_MS}")
+        try:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    done = not (busy and busy[0])
+    (_scrub_owed.discard if done else _scrub_owed.add)(str(engine.url))
+    return done
+
+
+def scrub_owed(engine: Engine) -> bool:
+    """A scrub that a reader held up, tried again; True when nothing is owed."""
+    return scrub(engine) if str(engine.url) in _scrub_owed else True
 
 
 def insert_ignoring_duplicates(session: Session, model: type, index_elements: list[str], **values: Any) -> Any:

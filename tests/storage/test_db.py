@@ -50,3 +50,28 @@ def test_every_connection_overwrites_deleted_content(tmp_path, keys):
     for connection in connections:
         connection.close()
     engine.dispose()
+
+
+def test_a_scrub_held_up_by_a_reader_gives_up_soon_and_is_owed_until_it_is_done(tmp_path, keys):
+    import sqlite3
+
+    from storage.db import SCRUB_BUSY_MS, scrub, scrub_owed
+
+    engine = make_engine(f"sqlite:///{tmp_path}/utvag.db")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("insert into job_runs (job, period, at) values ('erased', 'y', '2026-12-01 10:00:00')"))
+    reader = sqlite3.connect(tmp_path / "utvag.db", isolation_level=None)
+    reader.execute("begin")
+    reader.execute("select count(*) from job_runs").fetchone()  # a read transaction on the old snapshot
+    with engine.begin() as connection:  # the erasure, after the reader's snapshot
+        connection.execute(text("delete from job_runs"))
+    assert scrub(engine) is False  # the WAL cannot be reset under the reader; it gives up after SCRUB_BUSY_MS
+    assert SCRUB_BUSY_MS <= 5_000  # the engine waits that long, not the minute a write may wait
+    assert scrub_owed(engine) is False  # still owed while the reader holds on
+    reader.execute("commit")
+    reader.close()
+    assert scrub_owed(engine) is True  # the next tick finishes it
+    assert (tmp_path / "utvag.db-wal").stat().st_size == 0
+    assert scrub_owed(engine) is True  # and nothing is owed any more
+    engine.dispose()
