@@ -31,6 +31,7 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE = re.compile(r"^\+?\d[\d -]*\d$|^\d$")
 _FAQ_KEY = re.compile(r"^[a-z0-9_]{1,40}$")  # it travels in a button id ("faq:<key>"), which Telegram caps at 64 bytes
+AREA_MAX = 60  # an incident's area column holds 60 characters
 _TEMPLATE_SID = re.compile(r"^(HX[0-9a-f]{32})?$")
 
 
@@ -103,6 +104,8 @@ class Unit(_Model):
     short_name: str = Field(min_length=1)
     area: str = Field(min_length=1)
     districts: list[str] = Field(min_length=1)
+    # The areas staff record a participant in, so an outreach after an event can go to one area (`/incident Vällingby`).
+    areas: list[str] = Field(min_length=1)
     min_age: int = Field(ge=0, le=120)
     max_age: int = Field(ge=0, le=120)
 
@@ -112,6 +115,23 @@ class Unit(_Model):
         if "min_age" in info.data and value < info.data["min_age"]:
             raise PydanticCustomError("age_order", "must not be lower than min_age ({min_age})", {"min_age": info.data["min_age"]})
         return value
+
+    @field_validator("areas")
+    @classmethod
+    def _distinct_areas(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for name in value:
+            if not _place_key(name) or len(name.strip()) > AREA_MAX or name != name.strip():
+                raise PydanticCustomError("area_name", "each area must be a name of 1 to {max} characters", {"max": AREA_MAX})
+            if _place_key(name) in seen:
+                raise PydanticCustomError("area_twice", "{name} is there twice", {"name": name})
+            seen.add(_place_key(name))
+        return value
+
+    def area_named(self, typed: str) -> str | None:
+        """The area in the list that someone typed ("vallingby" is Vällingby), or None when it is not one of them."""
+        wanted = _place_key(typed)
+        return next((name for name in self.areas if _place_key(name) == wanted), None) if wanted else None
 
     def covers(self, place: str) -> bool:
         """Whether a place someone typed ("hasselby strand", "Vällingby") is in the unit's area."""

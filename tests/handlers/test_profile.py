@@ -119,6 +119,25 @@ def test_places_in_the_area_are_recognised_however_they_are_typed() -> None:
     assert not unit.covers("")
 
 
+def test_an_area_is_found_in_the_units_list_however_it_is_typed() -> None:
+    unit = load_profile().unit
+    assert unit.areas == ["Hässelby", "Vällingby", "Grimsta", "Råcksta", "Vinsta"]
+    assert unit.area_named("vallingby") == "Vällingby"
+    assert unit.area_named(" RÅCKSTA ") == "Råcksta"
+    assert unit.area_named("Rinkeby") is None
+    assert unit.area_named("") is None
+
+
+def test_an_area_listed_twice_is_refused(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, '"Grimsta", "Råcksta"', '"Grimsta", "grimsta"')
+    assert refusal(path).startswith(f"The profile {path} is malformed: unit.areas grimsta is there twice")
+
+
+def test_an_empty_area_list_is_refused(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, 'areas = ["Hässelby", "Vällingby", "Grimsta", "Råcksta", "Vinsta"]', "areas = []")
+    assert refusal(path).startswith(f"The profile {path} is malformed: unit.areas ")
+
+
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
     path = profile_with(tmp_path, 'short_name = "SIG"\n', "")
     assert refusal(path) == f"The profile {path} is malformed: unit.short_name is missing."
