@@ -98,12 +98,18 @@ def _command(desk: Desk, text: str) -> None:
         else:
             add_note(desk, case, after_code)
     elif command in ("/inskriv", "/enrol", "/enroll"):
-        enrol(desk, case) if case else _unknown_case(desk, rest)
+        enrol(desk, case, after_code or None) if case else _unknown_case(desk, rest)
+    elif command in ("/omrade", "/område", "/area"):
+        set_area(desk, case, after_code) if case else _unknown_case(desk, rest)
     elif command in ("/incheckning", "/checkin"):
         set_checkin(desk, case, after_code) if case else desk.post(desk.t("staff.checkin.usage", problem=""))
     elif command in ("/incident", "/händelse"):
-        incident.preview(desk.session, desk.catalogue, desk.staff.id, rest.strip() or None, desk.now)
-        desk.audit("incident_preview", detail=f"area {rest.strip()[:40]}" if rest.strip() else "all participants")
+        area = desk.profile.unit.area_named(rest) if rest.strip() else None
+        if rest.strip() and area is None:
+            desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)))
+            return
+        incident.preview(desk.session, desk.catalogue, desk.staff.id, area, desk.now)
+        desk.audit("incident_preview", detail=f"area {area}" if area else "all participants")
     elif command in ("/kontakta", "/contact"):
         start_outreach_contact(desk, rest)
     elif command in ("/avsluta", "/close"):
@@ -150,6 +156,8 @@ def _button(desk: Desk, choice: str) -> None:
         call_outcome(desk, case, argument)
     elif verb == "close":
         close(desk, case, [argument] if argument in OUTCOMES else [])
+    elif verb == "area" and is_row_id(argument) and int(argument) < len(desk.profile.unit.areas):
+        set_area(desk, case, desk.profile.unit.areas[int(argument)])
 
 
 # --- the queue -------------------------------------------------------------------------------------
@@ -387,7 +395,8 @@ def _ask_for_new_time(desk: Desk, case: Case) -> None:
                          now=desk.now, options=[("menu:call", desk.catalogue.text(language, "menu.call"))])  # fmt: skip
 
 
-def enrol(desk: Desk, case: Case) -> None:
+def enrol(desk: Desk, case: Case, area: str | None = None) -> None:
+    """A participant from now on; with their area if staff named it, else staff are asked for it with a button each."""
     if case.kind != "application":
         desk.post(desk.t("staff.not_application", code=case.code, kind=desk.t(f"staff.kind.{case.kind}")), case=case)
         return
@@ -395,7 +404,39 @@ def enrol(desk: Desk, case: Case) -> None:
     if case.state == "open":
         _claim(desk, case)
     desk.audit("enrolled", case)
-    desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+    if area:
+        desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+        set_area(desk, case, area)
+    elif area_of(case):
+        desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+    else:
+        text = desk.t("staff.enrolled", code=case.code) + " " + desk.t("staff.area.ask", code=case.code)
+        desk.post(text, _area_buttons(desk, case), case)
+
+
+def set_area(desk: Desk, case: Case, typed: str) -> None:
+    """Record where a participant lives, from the unit's list, so an outreach to that area reaches them."""
+    area = desk.profile.unit.area_named(typed)
+    if case.kind != "application":
+        desk.post(desk.t("staff.area.not_application", code=case.code, kind=desk.t(f"staff.kind.{case.kind}")), case=case)
+        return
+    if area is None:
+        desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)), _area_buttons(desk, case), case)
+        return
+    details = json.loads(case.details) if case.details else {}
+    details["area"] = area
+    case.details, case.updated_at = json.dumps(details, ensure_ascii=False), desk.now
+    desk.audit("area_set", case)  # not which area: the audit holds no personal data
+    desk.post(desk.t("staff.area.set", code=case.code, area=area), case=case)
+
+
+def area_of(case: Case) -> str | None:
+    """The area staff recorded for the person of this case, if any."""
+    return json.loads(case.details).get("area") if case.details else None
+
+
+def _area_buttons(desk: Desk, case: Case) -> list[tuple[str, str]]:
+    return [(f"area:{case.code}:{n}", name) for n, name in enumerate(desk.profile.unit.areas)]
 
 
 def close(desk: Desk, case: Case, outcomes: list[str]) -> None:
