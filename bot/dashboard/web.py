@@ -259,7 +259,8 @@ class Dashboard:
 
     async def queue_page(self, _request: Request, _form: FormData, viewer: Viewer) -> Response:
         rows = await self._db(self._queue_rows, viewer, self.clock.now())
-        return self._render("queue.html", viewer, rows=rows, incident_text=self.catalogue.text("sv", "checkin.incident"))
+        return self._render("queue.html", viewer, rows=rows, incident_text=self.catalogue.text("sv", "checkin.incident"),
+                            areas=self.profile.unit.areas)  # fmt: skip
 
     def _queue_rows(self, session: Session, viewer: Viewer, now: datetime) -> list[dict[str, Any]]:
         names = {member.id: member.name for member in session.scalars(select(Staff))}
@@ -310,6 +311,7 @@ class Dashboard:
             "holder": holder.name if holder else None, "mine": holder is not None and holder.id == viewer.staff_id,
             "waited": humanise((case.closed_at or now) - case.created_at),
             "overdue": bool(case.due_at and case.due_at < now and case.state != "closed"),
+            "area": details.get("area"), "areas": self.profile.unit.areas,
             "needs": [NEED_LABELS.get(need, need) for need in details.get("needs") or []], "contact_way": details.get("contact_way"),
             "times": details.get("times"), "has_phone": bool(details.get("phone")),
             "notes": (case.notes or "").splitlines(), "transcript": transcript,
