@@ -428,8 +428,10 @@ class Profile(_Model):
         return next((entry for entry in self.faq if entry.key == key), None)
 
 
-def load_profile(path: Path | None = None) -> Profile:
-    """Read and check the profile (by default the one shipped next to this module); ProfileError says what is wrong."""
+def load_profile(path: Path | None = None, timezone: str | None = None) -> Profile:
+    """Read and check the profile (by default the one shipped next to this module); ProfileError says what is wrong.
+    A `timezone` (the operator's UTVAG_TIMEZONE) replaces office_hours.timezone: the one zone for office hours,
+    quiet hours and check-in schedules."""
     path = PROFILE_PATH if path is None else path
     shown = _shown(path)
     try:
@@ -439,6 +441,8 @@ def load_profile(path: Path | None = None) -> Profile:
         raise ProfileError(f"The profile {shown} cannot be read: {exc.strerror or exc}.") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"The profile {shown} is malformed: it is not valid TOML ({exc}).") from exc
+    if timezone and isinstance(raw.get("office_hours"), dict):
+        raw["office_hours"]["timezone"] = timezone
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

@@ -195,6 +195,11 @@ def test_a_misspelt_placeholder_is_refused_before_a_person_sees_it(tmp_path: Pat
     assert message.startswith(f"The profile {path} is malformed: faq[5].answer uses {{wiat}} in sv, which the code cannot fill")
 
 
+def test_the_operator_s_time_zone_replaces_the_profile_s() -> None:
+    assert load_profile(timezone="Europe/Helsinki").office_hours.timezone == "Europe/Helsinki"
+    assert load_profile(timezone=None).office_hours.timezone == "Europe/Stockholm"
+
+
 def test_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     path = profile_with(tmp_path, 'timezone = "Europe/Stockholm"', 'timezone = "Europe/Stokholm"')
     assert refusal(path) == (
