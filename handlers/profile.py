@@ -365,16 +365,6 @@ def _at_most(value: Text, limit: int) -> Text:
     return value
 
 
-class SmsKeywords(_Model):
-    """Words a person can text. Not read by the code yet: handlers/keywords.py holds the live lists."""
-
-    stop: list[str] = Field(default_factory=list)
-    start: list[str] = Field(default_factory=list)
-    help: list[str] = Field(default_factory=list)
-    menu: list[str] = Field(default_factory=list)
-    erase: list[str] = Field(default_factory=list)
-
-
 class WhatsApp(_Model):
     """The approved WhatsApp template for messages sent after the 24-hour window; empty until Meta approves one."""
 
@@ -399,8 +389,18 @@ class Profile(_Model):
     quiet_hours: QuietHours
     legal: Legal
     faq: list[FaqEntry] = Field(min_length=1)
-    sms_keywords: SmsKeywords = Field(default_factory=SmsKeywords)
     whatsapp: WhatsApp = Field(default_factory=WhatsApp)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sms_keywords(cls, data: Any) -> Any:
+        # [sms_keywords] was never read: the words are tied to what Twilio does with STOP and START itself, so they
+        # live in handlers/keywords.py. Refused by name, so no one edits it believing it changes what people can text.
+        if isinstance(data, dict) and "sms_keywords" in data:
+            raise PydanticCustomError(
+                "sms_keywords", "[sms_keywords] is not read: delete that section (the words are in handlers/keywords.py)"
+            )
+        return data
 
     @field_validator("faq")
     @classmethod

@@ -138,6 +138,11 @@ def test_an_empty_area_list_is_refused(tmp_path: Path) -> None:
     assert refusal(path).startswith(f"The profile {path} is malformed: unit.areas ")
 
 
+def test_a_leftover_sms_keywords_section_is_refused_because_nothing_reads_it(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, "[whatsapp]", '[sms_keywords]\nstop = ["SLUTA"]\n\n[whatsapp]')
+    assert "[sms_keywords] is not read: delete that section" in refusal(path)
+
+
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
     path = profile_with(tmp_path, 'short_name = "SIG"\n', "")
     assert refusal(path) == f"The profile {path} is malformed: unit.short_name is missing."
