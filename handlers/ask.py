@@ -6,11 +6,12 @@ from handlers import menu, office
 from handlers.alerts import alert_staff
 from handlers.turn import Turn
 from storage.cases import open_case
+from storage.models import ConversationState
 
 
 def begin(turn: Turn, relative: bool = False) -> None:
     turn.say("ask.prompt_relative" if relative else "ask.prompt")
-    turn.goto("ask", relative=relative)
+    turn.goto(ConversationState.ASK, relative=relative)
 
 
 def receive(turn: Turn) -> None:

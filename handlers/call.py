@@ -8,6 +8,7 @@ from handlers import calendar, menu, office, phone
 from handlers.alerts import alert_staff
 from handlers.turn import Option, Turn
 from storage.cases import open_case
+from storage.models import ConversationState
 
 WINDOWS_OFFERED = 6
 
@@ -22,7 +23,7 @@ def begin(turn: Turn, relative: bool = False) -> None:
         return
     options = tuple(Option(f"window:{window.key}", calendar.format_window(window, turn.language, turn.profile)) for window in windows)
     turn.offer(turn.text("call.windows"), options + tuple(Option(key, turn.text(label)) for key, label in menu.BACK))
-    turn.goto("call.window")
+    turn.goto(ConversationState.CALL_WINDOW)
 
 
 def window(turn: Turn) -> None:

@@ -16,7 +16,7 @@ from handlers.menu import NEXT
 from handlers.profile import Profile
 from handlers.turn import Turn
 from storage.cases import open_case, open_case_of
-from storage.models import Case, CheckinSchedule, Contact, Conversation, Incident, Message, OutboxItem
+from storage.models import Case, CheckinSchedule, Contact, Conversation, ConversationState, Incident, Message, OutboxItem
 from storage.outbox import queue_to_staff
 
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
@@ -126,7 +126,7 @@ def send_many(session: Session, catalogue: Catalogue, cases: Sequence[tuple[int,
             data = json.loads(conversation.data or "{}")
             data["_offered"] = [list(option) for option in options]
             data["checkin_case"], data["checkin_kind"], data["incident_id"] = chosen[conversation.contact_id], kind, incident_id
-            conversation.state, conversation.data, conversation.updated_at = "checkin", json.dumps(data), now
+            conversation.state, conversation.data, conversation.updated_at = ConversationState.CHECKIN, json.dumps(data), now
     return list(chosen.values())
 
 
@@ -166,7 +166,7 @@ def receive(turn: Turn) -> None:
         turn.say("checkin.thanks", options=NEXT)  # short enough that the next steps fit the same SMS
     for key in ("checkin_case", "checkin_kind", "incident_id"):
         turn.data.pop(key, None)
-    turn.goto("menu")
+    turn.goto(ConversationState.MENU)
 
 
 def outreach_case(session: Session, contact_id: str, now: datetime) -> Case:

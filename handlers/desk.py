@@ -16,7 +16,7 @@ from handlers.catalogue import Catalogue
 from handlers.profile import Profile
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
-from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
+from storage.models import Case, CheckinSchedule, Contact, Conversation, ConversationState, OutboxItem, Staff
 from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
@@ -322,8 +322,8 @@ def start_outreach_contact(desk: Desk, number: str) -> None:
     text = desk.catalogue.text(contact.language, "outreach.welcome")
     queue_to_contact(desk.session, contact_id=contact.id, identity_id=identity.id, channel="sms", text=text, now=desk.now)
     conversation = desk.session.get(Conversation, contact.id)
-    if conversation is not None and conversation.state == "new":
-        conversation.state, conversation.updated_at = "menu", desk.now
+    if conversation is not None and conversation.state == ConversationState.NEW:
+        conversation.state, conversation.updated_at = ConversationState.MENU, desk.now
     desk.audit("outreach_consent", detail=f"contact by SMS, consent given in person to staff:{desk.staff.id}")
     desk.post(desk.t("staff.outreach.sent"))
 

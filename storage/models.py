@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -62,13 +63,34 @@ class ChannelIdentity(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ConversationState(StrEnum):
+    """Where a person is in a flow (handlers/router.py has a flow for each); stored as the string value."""
+
+    NEW = "new"
+    CHOOSE_LANGUAGE = "choose_language"
+    MENU = "menu"
+    ASK = "ask"
+    ABOUT = "about"
+    RELATIVE = "relative"
+    APPLY_WHO = "apply.who"
+    APPLY_ELIGIBLE = "apply.eligible"
+    APPLY_NEEDS = "apply.needs"
+    APPLY_SUMMARY = "apply.summary"
+    APPLY_CONTACT = "apply.contact"
+    APPLY_TIMES = "apply.times"
+    CALL_WINDOW = "call.window"
+    PHONE = "phone"
+    ERASE_CONFIRM = "erase.confirm"
+    CHECKIN = "checkin"
+
+
 class Conversation(Base):
     """Where a contact is in a flow, and what they have answered so far (encrypted JSON)."""
 
     __tablename__ = "conversations"
 
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(64), default="new")
+    state: Mapped[str] = mapped_column(String(64), default=ConversationState.NEW)
     data: Mapped[str] = mapped_column(EncryptedText(), default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
