@@ -10,7 +10,7 @@ from handlers.alerts import alert_staff
 from handlers.keywords import PHONE_CHANNELS
 from handlers.turn import Option, Turn
 from storage.cases import open_case
-from storage.models import ConversationState
+from storage.models import CaseKind, ConversationState
 
 NEEDS = ("housing", "income", "debts", "studies", "safety", "substances", "family", "other")
 CONTACT_WAYS = (("contact:chat", "contact.chat"), ("contact:phone", "contact.phone"), ("contact:meet", "contact.meet"))
@@ -175,7 +175,7 @@ def _submit(turn: Turn) -> None:
     if data.get("apply_note"):
         details["wrote"] = data["apply_note"]  # what their first words said, for staff: "behöver hjälp med kronofogden"
     due, days = office.application_wait(turn)
-    case = open_case(turn.session, contact_id=turn.contact.id, kind="application", now=turn.now, summary=summary,
+    case = open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.APPLICATION, now=turn.now, summary=summary,
                      relative=bool(data.get("relative")), due_at=due)  # fmt: skip
     case.details = json.dumps(details)
     alert_staff(turn.session, turn.catalogue, case, "application", turn.now)

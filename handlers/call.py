@@ -8,7 +8,7 @@ from handlers import calendar, menu, office, phone
 from handlers.alerts import alert_staff
 from handlers.turn import Option, Turn
 from storage.cases import open_case
-from storage.models import ConversationState
+from storage.models import CaseKind, ConversationState
 
 WINDOWS_OFFERED = 6
 
@@ -45,7 +45,7 @@ def after_phone(turn: Turn) -> None:
         return
     words = calendar.format_window(chosen, turn.language, turn.profile)
     wish = turn.data.pop("call_wish", None)  # "kan ni ringa mig imorgon efter 3": what they asked for, for the caller
-    case = open_case(turn.session, contact_id=turn.contact.id, kind="call", now=turn.now,
+    case = open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.CALL, now=turn.now,
                      summary=f"ring {calendar.format_window(chosen, 'sv', turn.profile)}" + (f"; skrev: {wish}" if wish else ""),
                      relative=bool(turn.data.get("relative")), due_at=chosen.start)  # fmt: skip
     case.details = json.dumps({"phone": turn.data.pop("phone"), "window_start": chosen.start.isoformat(),

@@ -16,7 +16,18 @@ from handlers.menu import NEXT
 from handlers.profile import Profile
 from handlers.turn import Turn
 from storage.cases import open_case, open_case_of
-from storage.models import Case, CheckinSchedule, Contact, Conversation, ConversationState, Incident, Message, OutboxItem
+from storage.models import (
+    Case,
+    CaseKind,
+    CaseState,
+    CheckinSchedule,
+    Contact,
+    Conversation,
+    ConversationState,
+    Incident,
+    Message,
+    OutboxItem,
+)
 from storage.outbox import queue_to_staff
 
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
@@ -61,7 +72,7 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
             done["skipped"] += 1  # down for too long: a check-in hours late helps nobody
             continue
         case = session.get(Case, row.case_id)
-        if case is None or case.contact_id is None or case.state == "closed":
+        if case is None or case.contact_id is None or case.state == CaseState.CLOSED:
             session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state="stopped"))
             continue
         if send_many(session, catalogue, [(case.id, case.contact_id)], now, "checkin.message", kind="checkin"):
@@ -171,4 +182,4 @@ def receive(turn: Turn) -> None:
 
 def outreach_case(session: Session, contact_id: str, now: datetime) -> Case:
     case = open_case_of(session, contact_id)
-    return case or open_case(session, contact_id=contact_id, kind="checkin", now=now)
+    return case or open_case(session, contact_id=contact_id, kind=CaseKind.CHECKIN, now=now)

@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers import checkins
 from handlers.catalogue import Catalogue
-from storage.models import Case, Contact, Incident, Message, OutboxItem
+from storage.models import Case, CaseState, Contact, Incident, Message, OutboxItem
 from storage.outbox import queue_to_staff
 
 FIRST_CHUNK = 100  # queued with the confirmation itself
@@ -109,7 +109,7 @@ def report_progress(session: Session, catalogue: Catalogue, now: datetime) -> in
 def reachable_participants(session: Session, area: str | None) -> int:
     """How many people the outreach would reach now: participants (optionally in an area) who have not opted out
     and have written at some time (there is nowhere to send to otherwise); a person with two cases counts once."""
-    criteria = (Case.enrolled_at.is_not(None), Case.state != "closed", Contact.stopped_at.is_(None),
+    criteria = (Case.enrolled_at.is_not(None), Case.state != CaseState.CLOSED, Contact.stopped_at.is_(None),
                 exists().where(Message.contact_id == Case.contact_id, Message.direction == "in"))  # fmt: skip
     if not area:
         return session.scalar(select(func.count(func.distinct(Case.contact_id))).join(Contact, Contact.id == Case.contact_id)
@@ -153,7 +153,7 @@ def _next_cases(session: Session, incident: Incident, limit: int) -> tuple[list[
     for _ in range(AREA_PAGES if incident.area else 1):
         rows = session.execute(
             select(*columns).where(Case.id > through, Case.enrolled_at.is_not(None), Case.enrolled_at <= incident.confirmed_at,
-                                   Case.state != "closed", Case.contact_id.is_not(None))
+                                   Case.state != CaseState.CLOSED, Case.contact_id.is_not(None))
             .order_by(Case.id).limit(limit)
         ).all()  # fmt: skip
         if rows:

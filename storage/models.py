@@ -118,6 +118,41 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class CaseKind(StrEnum):
+    """What a case asks of staff; set when it is opened and never changed."""
+
+    QUESTION = "question"
+    APPLICATION = "application"  # becomes a participant's case when staff enrol it
+    CALL = "call"
+    DANGER = "danger"
+    CHECKIN = "checkin"  # an answer to a check-in or an outreach that staff should see
+
+
+class CaseState(StrEnum):
+    """Open until someone claims it (claim, reply, acknowledge); open again on release or a call's new time; closed
+    with outcomes, for good."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    """What became of a case: the outcomes staff close with, a call's outcome, and an answered question. A case stores
+    one or more of them joined by "+" ("housing+income")."""
+
+    HOUSING = "housing"
+    INCOME = "income"
+    OCCUPATION = "occupation"
+    REFERRED = "referred"
+    WITHDREW = "withdrew"
+    NO_CONTACT = "no_contact"
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    NEW_TIME = "new_time"  # a call's outcome only: the case opens again and the person picks a new time
+    ANSWERED = "answered"  # a question staff have answered
+
+
 class Case(Base):
     """Something staff must act on; outlives an erased contact as anonymous counts."""
 
@@ -126,14 +161,14 @@ class Case(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(12), unique=True)
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # question, application, call, danger, checkin
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open, claimed, closed
+    kind: Mapped[str] = mapped_column(String(16))  # a CaseKind
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.OPEN)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     relative: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[str | None] = mapped_column(EncryptedText())
     notes: Mapped[str | None] = mapped_column(EncryptedText())
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
-    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # Outcome values joined by "+"
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     details: Mapped[str | None] = mapped_column(EncryptedText())  # JSON: needs, contact way, call window, phone
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -228,6 +263,35 @@ class OutboxItem(Base):
     error: Mapped[str | None] = mapped_column(String(200))
 
 
+class AuditAction(StrEnum):
+    """What an audit row records: staff actions on cases, the workspace and the team, and logins."""
+
+    ACKNOWLEDGED = "acknowledged"
+    AREA_SET = "area_set"
+    CALL_OUTCOME = "call_outcome"
+    CHECKIN_SCHEDULE = "checkin_schedule"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+    ENROLLED = "enrolled"
+    HANDED_OVER = "handed_over"
+    INCIDENT_PREVIEW = "incident_preview"
+    INCIDENT_CONFIRMED = "incident_confirmed"
+    INCIDENT_CANCELLED = "incident_cancelled"
+    NOTED = "noted"
+    NUMBER_SHOWN = "number_shown"
+    OUTREACH_CONSENT = "outreach_consent"
+    RELEASED = "released"
+    REPLIED = "replied"
+    VIEWED = "viewed"
+    REFUSED = "refused"
+    STAFF_ADDED = "staff_added"
+    STAFF_REMOVED = "staff_removed"
+    LOGGED_IN = "logged_in"
+    LOGGED_OUT = "logged_out"
+    VIEWED_TRANSCRIPT = "viewed_transcript"
+    EXPORTED_NUMBERS = "exported_numbers"
+
+
 class AuditEvent(Base):
     """Append-only record of who did what to which case; no personal data in it."""
 
@@ -236,7 +300,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))  # an AuditAction
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(String(400))
 

@@ -9,8 +9,8 @@ from starlette.datastructures import FormData
 
 from handlers import desk as desks
 from handlers import incident
-from handlers.desk import OUTCOMES, Desk
-from storage.models import Case
+from handlers.desk import CALL_OUTCOMES, OUTCOMES, Desk
+from storage.models import AuditAction, Case, CaseState
 
 MAX_TEXT = 2000
 
@@ -71,7 +71,7 @@ def _area(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 
 def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    if case.state == "closed":
+    if case.state == CaseState.CLOSED:
         return f"{case.code} är redan avslutat."
     outcomes = [outcome for outcome in OUTCOMES if outcome in form.getlist("outcome")]
     if not outcomes:
@@ -95,7 +95,7 @@ def _handover(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 def _call(desk: WebDesk, case: Case, form: FormData) -> str | None:
     outcome = form.get("outcome") or ""
-    if outcome not in ("reached", "no_answer", "new_time"):
+    if outcome not in CALL_OUTCOMES:
         return "Välj hur samtalet gick."
     desks.call_outcome(desk, case, outcome)
     return None
@@ -138,7 +138,7 @@ def _incident(desk: WebDesk, form: FormData) -> str | None:
     if draft is None:
         return "Det finns inga aktiva deltagare att skicka till."
     incident.decide(desk.session, desk.catalogue, draft.id, True, desk.now)
-    desk.audit("incident_confirmed", detail=f"incident {draft.id} from the dashboard")
+    desk.audit(AuditAction.INCIDENT_CONFIRMED, detail=f"incident {draft.id} from the dashboard")
     return f"Utskicket har börjat: {draft.recipients} mottagare."
 
 
