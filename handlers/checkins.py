@@ -21,6 +21,7 @@ from storage.models import (
     CaseKind,
     CaseState,
     CheckinSchedule,
+    CheckinState,
     Contact,
     Conversation,
     ConversationState,
@@ -42,7 +43,7 @@ def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profil
     if existing is None:
         existing = CheckinSchedule(case_id=case.id, created_at=now, unanswered=0, silence_alerted=False)
         session.add(existing)
-    existing.rule, existing.state, existing.updated_at = json.dumps(rule), "active", now
+    existing.rule, existing.state, existing.updated_at = json.dumps(rule), CheckinState.ACTIVE, now
     existing.next_due_at = schedule.next_due(rule, now, profile)
     session.flush()
     return existing
@@ -51,7 +52,7 @@ def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profil
 def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, grace: timedelta = GRACE) -> dict[str, int]:
     """Send what is due, each exactly once: the schedule row moves on in the same transaction as the message."""
     done = {"sent": 0, "skipped": 0, "waiting": 0}
-    due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == "active", CheckinSchedule.next_due_at <= now)
+    due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == CheckinState.ACTIVE, CheckinSchedule.next_due_at <= now)
                           .order_by(CheckinSchedule.next_due_at).limit(BATCH)).all()  # fmt: skip
     quiet = is_quiet(profile, now)
     for row in due:
@@ -63,7 +64,7 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
         following = schedule.next_due(rule, now, profile)
         moved = session.execute(
             update(CheckinSchedule).where(CheckinSchedule.id == row.id, CheckinSchedule.next_due_at == row.next_due_at)
-            .values(next_due_at=following, state="active" if following else "done", updated_at=now)
+            .values(next_due_at=following, state=CheckinState.ACTIVE if following else CheckinState.DONE, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount  # fmt: skip
         if moved != 1:
@@ -73,7 +74,7 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
             continue
         case = session.get(Case, row.case_id)
         if case is None or case.contact_id is None or case.state == CaseState.CLOSED:
-            session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state="stopped"))
+            session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state=CheckinState.STOPPED))
             continue
         if send_many(session, catalogue, [(case.id, case.contact_id)], now, "checkin.message", kind="checkin"):
             _count_silence(session, catalogue, row, case, now)

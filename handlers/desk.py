@@ -22,6 +22,7 @@ from storage.models import (
     CaseKind,
     CaseState,
     CheckinSchedule,
+    CheckinState,
     Contact,
     Conversation,
     ConversationState,
@@ -353,13 +354,13 @@ def set_checkin(desk: Desk, case: Case, words: str) -> None:
         desk.post(desk.t("staff.checkin.none", code=case.code), case=case)
         return
     if command in ("paus", "pausa", "pause"):
-        row.state = "paused"
+        row.state = CheckinState.PAUSED
         desk.post(desk.t("staff.checkin.paused", code=case.code), case=case)
     elif command in ("stopp", "stop"):
-        row.state = "stopped"
+        row.state = CheckinState.STOPPED
         desk.post(desk.t("staff.checkin.stopped", code=case.code), case=case)
     elif command in ("fortsätt", "resume"):
-        row.state = "active"
+        row.state = CheckinState.ACTIVE
         row.next_due_at = schedule.next_due(json.loads(row.rule), desk.now, desk.profile)
         desk.post(desk.t("staff.checkin.resumed", code=case.code, next=_when(desk, row.next_due_at)), case=case)
     else:

@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers import checkins
 from handlers.catalogue import Catalogue
-from storage.models import Case, CaseState, Contact, Incident, Message, OutboxItem
+from storage.models import Case, CaseState, Contact, Incident, IncidentState, Message, OutboxItem
 from storage.outbox import queue_to_staff
 
 FIRST_CHUNK = 100  # queued with the confirmation itself
@@ -36,7 +36,7 @@ def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | N
     if not count:
         queue_to_staff(session, text=catalogue.text("sv", "staff.incident.none", area=area_text), now=now)
         return None
-    incident = Incident(area=area, state="draft", created_by=staff_id, recipients=count, answered=0, created_at=now)
+    incident = Incident(area=area, state=IncidentState.DRAFT, created_by=staff_id, recipients=count, answered=0, created_at=now)
     session.add(incident)
     session.flush()
     message = catalogue.text("sv", "checkin.incident")
@@ -50,13 +50,13 @@ def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | N
 def decide(session: Session, catalogue: Catalogue, incident_id: int, confirm: bool, now: datetime) -> None:
     """Confirm: fix who gets it, queue the first chunk and tell staff it has started. The rest is the scheduler's."""
     incident = session.get(Incident, incident_id, with_for_update=True)
-    if incident is None or incident.state != "draft":
+    if incident is None or incident.state != IncidentState.DRAFT:
         return  # pressed twice, or by two people, or cancel after confirm: it goes out once
     if not confirm:
-        incident.state = "cancelled"
+        incident.state = IncidentState.CANCELLED
         queue_to_staff(session, text=catalogue.text("sv", "staff.incident.cancelled"), now=now)
         return
-    incident.state, incident.confirmed_at = "sending", now
+    incident.state, incident.confirmed_at = IncidentState.SENDING, now
     incident.recipients = reachable_participants(session, incident.area)
     session.flush()
     _queue_chunk(session, catalogue, incident, now, FIRST_CHUNK)  # the row is ours since the first write of the action
@@ -69,13 +69,14 @@ def queue_outreach(session: Session, catalogue: Catalogue, now: datetime, limit:
     there is nothing left (or another process has just queued this chunk, or none in it could be reached)."""
     limit = CHUNK if limit is None else limit
     queued = 0
-    waiting = session.scalars(select(Incident.id).where(Incident.state == "sending", Incident.queued_at.is_(None)).order_by(Incident.id))
+    unqueued = (Incident.state == IncidentState.SENDING, Incident.queued_at.is_(None))
+    waiting = session.scalars(select(Incident.id).where(*unqueued).order_by(Incident.id))
     for incident_id in waiting.all():
         if queued >= limit:
             break
         for _ in range(2):  # read again once when another process moved the cursor after we read it: now we hold the lock
             incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
-            if incident is None or incident.state != "sending" or incident.queued_at is not None:
+            if incident is None or incident.state != IncidentState.SENDING or incident.queued_at is not None:
                 break
             chunk = _queue_chunk(session, catalogue, incident, now, limit - queued)
             if chunk is not None:
@@ -88,14 +89,14 @@ def report_progress(session: Session, catalogue: Catalogue, now: datetime) -> in
     """Post sent / failed / answered of the participants counted at confirm, when the numbers have changed; an
     outreach is done once it is all queued and nothing of it waits to be sent."""
     posted = 0
-    for incident in session.scalars(select(Incident).where(Incident.state == "sending")):
+    for incident in session.scalars(select(Incident).where(Incident.state == IncidentState.SENDING)):
         statuses = Counter(dict(session.execute(
             select(OutboxItem.status, func.count()).where(OutboxItem.incident_id == incident.id).group_by(OutboxItem.status)
         ).all()))  # fmt: skip
         sent = statuses["sent"]
         failed = statuses["failed"] + statuses["uncertain"] + statuses["cancelled"]
         if incident.queued_at is not None and sent + failed >= sum(statuses.values()):
-            incident.state = "done"
+            incident.state = IncidentState.DONE
         numbers = f"{sent}/{failed}/{incident.answered}"
         if numbers == incident.reported:
             continue

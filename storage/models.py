@@ -317,6 +317,16 @@ class ProcessedUpdate(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CheckinState(StrEnum):
+    """A check-in schedule: active (sending when due); paused or stopped by staff (/incheckning K-… paus, stopp, fortsätt
+    makes it active again); stopped when the person can no longer be reached; done after a one-off date has passed."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    DONE = "done"
+
+
 class CheckinSchedule(Base):
     """When a participant gets their check-in: a rule in local wall-clock time and the next due moment in UTC."""
 
@@ -326,7 +336,7 @@ class CheckinSchedule(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     rule: Mapped[str] = mapped_column(String(200))  # JSON: {"kind": "weekly", "weekday": 0, "time": "10:00", "every": 1, "anchor": "…"}
-    state: Mapped[str] = mapped_column(String(12), default="active")  # active, paused, stopped, done
+    state: Mapped[str] = mapped_column(String(12), default=CheckinState.ACTIVE)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -336,6 +346,15 @@ class CheckinSchedule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class IncidentState(StrEnum):
+    """An outreach: a draft until the lead confirms (sending) or cancels; done once all of it is queued and sent."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 class Incident(Base):
     """An outreach after a violent event: who asked, which area, and how it is going (counts only)."""
 
@@ -343,7 +362,7 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     area: Mapped[str | None] = mapped_column(String(60))
-    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft, sending, done, cancelled
+    state: Mapped[str] = mapped_column(String(12), default=IncidentState.DRAFT)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
