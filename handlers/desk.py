@@ -211,7 +211,8 @@ def show_case(desk: Desk, case: Case) -> None:
     desk.audit(AuditAction.VIEWED, case)
     card = desk.t("staff.case_card", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
                   state=desk.t(f"staff.state.{case.state}"), waited=_waited(desk, case), due=_due(desk, case),
-                  summary=case.summary or "-", who=_who(desk, case))  # fmt: skip
+                  summary=case.summary or "-", who=_who(desk, case),
+                  area=desk.t("staff.area.card", area=area) if (area := area_of(case)) else "")  # fmt: skip
     buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == CaseState.OPEN else [
         (f"release:{case.code}", desk.t("staff.release")), (f"handover:{case.code}", desk.t("staff.handover"))]
     if _phone(case):

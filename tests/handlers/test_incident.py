@@ -238,6 +238,7 @@ def test_staff_record_each_participant_s_area_and_an_outreach_to_one_area_reache
     moved, moved_code = participant(engine, db, group, address="53")
     group.do("111", f"/område {moved_code} Vällingby")
     assert group.do("111", f"/område {moved_code} Grimsta") == [f"{moved_code} bor i Grimsta."]  # moved: the case says so
+    assert group.do("111", f"/arende {moved_code}")[0].startswith(f"{moved_code} ansökan, taget, bor i Grimsta\n")
     unknown = "Det området har enheten inte. Välj ett av: Hässelby, Vällingby, Grimsta, Råcksta, Vinsta."
     assert group.do("111", f"/område {moved_code} Rinkeby") == [unknown]
     participant(engine, db, group, address="54")  # no area recorded
