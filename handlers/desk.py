@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from storage.crypto import normalise_phone
 from storage.models import (
     AuditAction,
     Case,
+    CaseDetails,
     CaseKind,
     CaseState,
     CheckinSchedule,
@@ -440,16 +442,15 @@ def set_area(desk: Desk, case: Case, typed: str) -> None:
     if area is None:
         desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)), _area_buttons(desk, case), case)
         return
-    details = json.loads(case.details) if case.details else {}
-    details["area"] = area
-    case.details, case.updated_at = json.dumps(details, ensure_ascii=False), desk.now
+    case.details = dataclasses.replace(CaseDetails.of(case.details), area=area).dumps()
+    case.updated_at = desk.now
     desk.audit(AuditAction.AREA_SET, case)  # not which area: the audit holds no personal data
     desk.post(desk.t("staff.area.set", code=case.code, area=area), case=case)
 
 
 def area_of(case: Case) -> str | None:
     """The area staff recorded for the person of this case, if any."""
-    return json.loads(case.details).get("area") if case.details else None
+    return CaseDetails.of(case.details).area
 
 
 def _area_buttons(desk: Desk, case: Case) -> list[tuple[str, str]]:
@@ -502,7 +503,7 @@ def _colleagues(desk: Desk) -> list[Staff]:
 
 
 def _phone(case: Case) -> str | None:
-    return json.loads(case.details).get("phone") if case.details else None
+    return CaseDetails.of(case.details).phone
 
 
 def _flag(case: Case) -> str:

@@ -10,7 +10,6 @@ queue one twice. Someone who opts out, is erased or whose case is closed before 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers import checkins
 from handlers.catalogue import Catalogue
-from storage.models import Case, CaseState, Contact, Incident, IncidentState, Message, OutboxItem
+from storage.models import Case, CaseDetails, CaseState, Contact, Incident, IncidentState, Message, OutboxItem
 from storage.outbox import queue_to_staff
 
 FIRST_CHUNK = 100  # queued with the confirmation itself
@@ -171,4 +170,4 @@ def _next_cases(session: Session, incident: Incident, limit: int) -> tuple[list[
 
 
 def _in_area(details: str | None, area: str) -> bool:
-    return json.loads(details or "{}").get("area", "").lower() == area.strip().lower()
+    return CaseDetails.of(details).area == area  # both from the unit's list of areas

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -151,6 +153,33 @@ class Outcome(StrEnum):
     NO_ANSWER = "no_answer"
     NEW_TIME = "new_time"  # a call's outcome only: the case opens again and the person picks a new time
     ANSWERED = "answered"  # a question staff have answered
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """Case.details decoded: what the person gave for staff (an application's needs, contact way and times; a call's
+    window; the phone they consented to share; their own first words) and the area staff recorded. A key not named
+    here is not read, and not kept when the details are written back: add a field for anything new."""
+
+    needs: tuple[str, ...] = ()
+    contact_way: str | None = None
+    times: str | None = None
+    phone: str | None = None
+    wrote: str | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+    area: str | None = None
+
+    @classmethod
+    def of(cls, stored: str | None) -> CaseDetails:
+        raw = json.loads(stored) if stored else {}
+        known = {name: raw[name] for name in cls.__dataclass_fields__ if raw.get(name) is not None}
+        return cls(**{**known, "needs": tuple(known.get("needs", ()))})
+
+    def dumps(self) -> str:
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps({name: list(value) if name == "needs" else value for name, value in values.items() if value},
+                          ensure_ascii=False)  # fmt: skip
 
 
 class Case(Base):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import logging
 import math
 import re
@@ -37,7 +36,7 @@ from bot.web import origin_of
 from handlers import desk as desks
 from handlers.desk import OUTCOMES, humanise
 from handlers.triage import NORMAL, assess
-from storage.models import AuditAction, Case, CaseState, Message, OutboxItem, Staff
+from storage.models import AuditAction, Case, CaseDetails, CaseState, Message, OutboxItem, Staff
 from storage.report import report, report_rows
 from storage.staff import active_staff, add_staff, audit
 
@@ -293,7 +292,7 @@ class Dashboard:
         case = _find_case(session, code)
         audit(session, actor=_actor(viewer), action=AuditAction.VIEWED_TRANSCRIPT, now=now, case_id=case.id)
         holder = session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
-        details = json.loads(case.details) if case.details else {}
+        details = CaseDetails.of(case.details)
         transcript = []
         if case.contact_id:
             rows = session.execute(
@@ -311,9 +310,9 @@ class Dashboard:
             "holder": holder.name if holder else None, "mine": holder is not None and holder.id == viewer.staff_id,
             "waited": humanise((case.closed_at or now) - case.created_at),
             "overdue": bool(case.due_at and case.due_at < now and case.state != CaseState.CLOSED),
-            "area": details.get("area"), "areas": self.profile.unit.areas,
-            "needs": [NEED_LABELS.get(need, need) for need in details.get("needs") or []], "contact_way": details.get("contact_way"),
-            "times": details.get("times"), "has_phone": bool(details.get("phone")),
+            "area": details.area, "areas": self.profile.unit.areas,
+            "needs": [NEED_LABELS.get(need, need) for need in details.needs], "contact_way": details.contact_way,
+            "times": details.times, "has_phone": bool(details.phone),
             "notes": (case.notes or "").splitlines(), "transcript": transcript,
             "outcome": " + ".join(OUTCOME_LABELS.get(part, part) for part in (case.outcome or "").split("+") if part),
             "outcomes": [(key, OUTCOME_LABELS[key]) for key in OUTCOMES],
