@@ -66,7 +66,7 @@ class Runtime:
         with self.sessions.begin() as session:
             ensure_canary(session, self.clock.now())  # what `utvag check` reads back to prove the keys fit
         self.metrics = Metrics(self.sessions, self.clock.now)
-        self.profile = load_profile(self.settings.profile)
+        self.profile = load_profile(self.settings.profile, timezone=self.settings.timezone)
         self.engine = Engine(self.sessions, self.clock, Catalogue.load(), self.profile, metrics=self.metrics)
         webchat = WebChatChannel(self.sessions, secure_cookie=self._https(), public_url=self.settings.public_url,
                                  catalogue=self.engine.catalogue, on_flood=self._flood)  # fmt: skip

@@ -315,6 +315,7 @@ def _database():  # type: ignore[no-untyped-def]
 def staff_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from storage.models import AuditAction
     from storage.staff import active_staff, add_staff, audit, find_staff
 
     password_hash = None
@@ -333,7 +334,7 @@ def staff_command(args: argparse.Namespace) -> int:
                 print(f"utvag: {exc}.", file=sys.stderr)
                 return 2
             member.password_hash = password_hash
-            audit(session, actor="cli", action="staff_added", now=now, detail=f"staff:{member.id} role {member.role}")
+            audit(session, actor="cli", action=AuditAction.STAFF_ADDED, now=now, detail=f"staff:{member.id} role {member.role}")
             print(f"Added {member.name} ({member.role}) as staff {member.id}.")
         elif args.staff_command == "list":
             for member in active_staff(session):
@@ -346,7 +347,7 @@ def staff_command(args: argparse.Namespace) -> int:
                 print(f"utvag: no staff member {args.who!r}; see `utvag staff list`.", file=sys.stderr)
                 return 2
             member.removed_at = now
-            audit(session, actor="cli", action="staff_removed", now=now, detail=f"staff:{member.id}")
+            audit(session, actor="cli", action=AuditAction.STAFF_REMOVED, now=now, detail=f"staff:{member.id}")
             print(f"Removed {member.name}. Their next action in the staff group is refused.")
     return 0
 

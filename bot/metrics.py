@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from storage.models import Case, OutboxItem
+from storage.models import Case, CaseState, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class DatabaseCollector(Collector):
                                             .group_by(OutboxItem.status)).all())  # fmt: skip
             for status in ("failed", "uncertain"):
                 stuck.add_metric([status], given_up.get(status, 0))
-            open_cases = Case.state != "closed"
+            open_cases = Case.state != CaseState.CLOSED
             for kind, urgent, count in session.execute(select(Case.kind, Case.urgent, func.count()).where(open_cases)
                                                        .group_by(Case.kind, Case.urgent)).all():  # fmt: skip
                 queue.add_metric([kind, "true" if urgent else "false"], count)

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     oncall_phone: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    timezone: str = "Europe/Stockholm"
+    timezone: str | None = None  # overrides the profile's office_hours.timezone: local time for hours and schedules
     escalate_minutes: float = 5.0  # an urgent alert nobody acknowledges goes to the on-call phone after this
     profile: Path | None = None  # the unit's profile (TOML); the shipped one describes SIG Hässelby-Vällingby
     metrics_token: str | None = None  # GET /metrics for whoever sends it as a bearer token; unset: loopback callers only
@@ -206,9 +206,11 @@ class Settings(BaseSettings):
 
     @field_validator("timezone")
     @classmethod
-    def _zone(cls, value: str) -> str:
+    def _zone(cls, value: str | None) -> str | None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

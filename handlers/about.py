@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from handlers import menu, office
 from handlers.turn import Option, Turn
+from storage.models import ConversationState
 
 
 def begin(turn: Turn) -> None:
     turn.offer(turn.text("about.prompt"), _questions(turn))
-    turn.goto("about")
+    turn.goto(ConversationState.ABOUT)
 
 
 def receive(turn: Turn) -> None:

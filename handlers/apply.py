@@ -10,6 +10,7 @@ from handlers.alerts import alert_staff
 from handlers.keywords import PHONE_CHANNELS
 from handlers.turn import Option, Turn
 from storage.cases import open_case
+from storage.models import CaseKind, ConversationState
 
 NEEDS = ("housing", "income", "debts", "studies", "safety", "substances", "family", "other")
 CONTACT_WAYS = (("contact:chat", "contact.chat"), ("contact:phone", "contact.phone"), ("contact:meet", "contact.meet"))
@@ -26,7 +27,7 @@ def begin(turn: Turn, relative: bool = False) -> None:
         _ask_eligible(turn)
         return
     turn.say("apply.who", options=(("apply:me", "apply.for_me"), ("apply:other", "apply.for_other")))
-    turn.goto("apply.who")
+    turn.goto(ConversationState.APPLY_WHO)
 
 
 def who(turn: Turn) -> None:
@@ -47,7 +48,7 @@ def _typed_who(turn: Turn) -> str | None:
 
 def _ask_eligible(turn: Turn) -> None:
     turn.say("apply.eligible_other" if turn.data.get("relative") else "apply.eligible", options=ELIGIBLE)
-    turn.goto("apply.eligible")
+    turn.goto(ConversationState.APPLY_ELIGIBLE)
 
 
 def eligible(turn: Turn) -> None:
@@ -76,7 +77,7 @@ def _ask_needs(turn: Turn, key: str, replace: bool = False, **values: str) -> No
     # a toggle updates the pressed message in place where the channel can (Telegram), instead of adding a copy
     turn.offer(turn.text(key, **values), options + (Option("apply:done", turn.text("apply.done")),),
                replaces=turn.inbound.pressed if replace else None)  # fmt: skip
-    turn.goto("apply.needs")
+    turn.goto(ConversationState.APPLY_NEEDS)
 
 
 def needs(turn: Turn) -> None:
@@ -114,7 +115,7 @@ def _summary(turn: Turn) -> None:
     who_key = "apply.who_other" if turn.data.get("relative") else "apply.who_me"
     contact = turn.text(f"contact.{turn.data.get('contact_way', 'chat')}")
     turn.say("apply.summary", who=turn.text(who_key), needs=_needs_text(turn), contact=contact, options=SUMMARY_OPTIONS)
-    turn.goto("apply.summary")
+    turn.goto(ConversationState.APPLY_SUMMARY)
 
 
 def summary(turn: Turn) -> None:
@@ -122,7 +123,7 @@ def summary(turn: Turn) -> None:
         _submit(turn)
     elif turn.choice == "apply:change":
         turn.say("apply.contact_prompt", options=CONTACT_WAYS)
-        turn.goto("apply.contact")
+        turn.goto(ConversationState.APPLY_CONTACT)
     elif turn.choice == "apply:restart":
         begin(turn, bool(turn.data.get("via_relative")))
     else:
@@ -150,7 +151,7 @@ def after_phone(turn: Turn) -> None:
 
 def ask_times(turn: Turn) -> None:
     turn.say("apply.times_prompt")
-    turn.goto("apply.times")
+    turn.goto(ConversationState.APPLY_TIMES)
 
 
 def times(turn: Turn) -> None:
@@ -174,7 +175,7 @@ def _submit(turn: Turn) -> None:
     if data.get("apply_note"):
         details["wrote"] = data["apply_note"]  # what their first words said, for staff: "behöver hjälp med kronofogden"
     due, days = office.application_wait(turn)
-    case = open_case(turn.session, contact_id=turn.contact.id, kind="application", now=turn.now, summary=summary,
+    case = open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.APPLICATION, now=turn.now, summary=summary,
                      relative=bool(data.get("relative")), due_at=due)  # fmt: skip
     case.details = json.dumps(details)
     alert_staff(turn.session, turn.catalogue, case, "application", turn.now)

@@ -6,11 +6,12 @@ from handlers import menu, office
 from handlers.alerts import alert_staff
 from handlers.turn import Turn
 from storage.cases import open_case
+from storage.models import CaseKind, ConversationState
 
 
 def begin(turn: Turn, relative: bool = False) -> None:
     turn.say("ask.prompt_relative" if relative else "ask.prompt")
-    turn.goto("ask", relative=relative)
+    turn.goto(ConversationState.ASK, relative=relative)
 
 
 def receive(turn: Turn) -> None:
@@ -22,7 +23,7 @@ def receive(turn: Turn) -> None:
 
 def submit(turn: Turn, question: str, relative: bool = False) -> None:
     deadline, day = office.question_deadline(turn)
-    case = open_case(turn.session, contact_id=turn.contact.id, kind="question", now=turn.now, summary=question,
+    case = open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.QUESTION, now=turn.now, summary=question,
                      relative=relative, due_at=deadline)  # fmt: skip
     alert_staff(turn.session, turn.catalogue, case, "question", turn.now)
     turn.acknowledge("ask.received", deadline=day)

@@ -8,6 +8,7 @@ from handlers import calendar, menu, office, phone
 from handlers.alerts import alert_staff
 from handlers.turn import Option, Turn
 from storage.cases import open_case
+from storage.models import CaseKind, ConversationState
 
 WINDOWS_OFFERED = 6
 
@@ -22,7 +23,7 @@ def begin(turn: Turn, relative: bool = False) -> None:
         return
     options = tuple(Option(f"window:{window.key}", calendar.format_window(window, turn.language, turn.profile)) for window in windows)
     turn.offer(turn.text("call.windows"), options + tuple(Option(key, turn.text(label)) for key, label in menu.BACK))
-    turn.goto("call.window")
+    turn.goto(ConversationState.CALL_WINDOW)
 
 
 def window(turn: Turn) -> None:
@@ -44,7 +45,7 @@ def after_phone(turn: Turn) -> None:
         return
     words = calendar.format_window(chosen, turn.language, turn.profile)
     wish = turn.data.pop("call_wish", None)  # "kan ni ringa mig imorgon efter 3": what they asked for, for the caller
-    case = open_case(turn.session, contact_id=turn.contact.id, kind="call", now=turn.now,
+    case = open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.CALL, now=turn.now,
                      summary=f"ring {calendar.format_window(chosen, 'sv', turn.profile)}" + (f"; skrev: {wish}" if wish else ""),
                      relative=bool(turn.data.get("relative")), due_at=chosen.start)  # fmt: skip
     case.details = json.dumps({"phone": turn.data.pop("phone"), "window_start": chosen.start.isoformat(),

@@ -16,7 +16,19 @@ from handlers.menu import NEXT
 from handlers.profile import Profile
 from handlers.turn import Turn
 from storage.cases import open_case, open_case_of
-from storage.models import Case, CheckinSchedule, Contact, Conversation, Incident, Message, OutboxItem
+from storage.models import (
+    Case,
+    CaseKind,
+    CaseState,
+    CheckinSchedule,
+    CheckinState,
+    Contact,
+    Conversation,
+    ConversationState,
+    Incident,
+    Message,
+    OutboxItem,
+)
 from storage.outbox import queue_to_staff
 
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
@@ -31,7 +43,7 @@ def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profil
     if existing is None:
         existing = CheckinSchedule(case_id=case.id, created_at=now, unanswered=0, silence_alerted=False)
         session.add(existing)
-    existing.rule, existing.state, existing.updated_at = json.dumps(rule), "active", now
+    existing.rule, existing.state, existing.updated_at = json.dumps(rule), CheckinState.ACTIVE, now
     existing.next_due_at = schedule.next_due(rule, now, profile)
     session.flush()
     return existing
@@ -40,7 +52,7 @@ def set_schedule(session: Session, case: Case, rule: dict, now: datetime, profil
 def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, grace: timedelta = GRACE) -> dict[str, int]:
     """Send what is due, each exactly once: the schedule row moves on in the same transaction as the message."""
     done = {"sent": 0, "skipped": 0, "waiting": 0}
-    due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == "active", CheckinSchedule.next_due_at <= now)
+    due = session.scalars(select(CheckinSchedule).where(CheckinSchedule.state == CheckinState.ACTIVE, CheckinSchedule.next_due_at <= now)
                           .order_by(CheckinSchedule.next_due_at).limit(BATCH)).all()  # fmt: skip
     quiet = is_quiet(profile, now)
     for row in due:
@@ -52,7 +64,7 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
         following = schedule.next_due(rule, now, profile)
         moved = session.execute(
             update(CheckinSchedule).where(CheckinSchedule.id == row.id, CheckinSchedule.next_due_at == row.next_due_at)
-            .values(next_due_at=following, state="active" if following else "done", updated_at=now)
+            .values(next_due_at=following, state=CheckinState.ACTIVE if following else CheckinState.DONE, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount  # fmt: skip
         if moved != 1:
@@ -61,8 +73,8 @@ def send_due(session: Session, catalogue: Catalogue, profile: Profile, now: date
             done["skipped"] += 1  # down for too long: a check-in hours late helps nobody
             continue
         case = session.get(Case, row.case_id)
-        if case is None or case.contact_id is None or case.state == "closed":
-            session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state="stopped"))
+        if case is None or case.contact_id is None or case.state == CaseState.CLOSED:
+            session.execute(update(CheckinSchedule).where(CheckinSchedule.id == row.id).values(state=CheckinState.STOPPED))
             continue
         if send_many(session, catalogue, [(case.id, case.contact_id)], now, "checkin.message", kind="checkin"):
             _count_silence(session, catalogue, row, case, now)
@@ -126,7 +138,7 @@ def send_many(session: Session, catalogue: Catalogue, cases: Sequence[tuple[int,
             data = json.loads(conversation.data or "{}")
             data["_offered"] = [list(option) for option in options]
             data["checkin_case"], data["checkin_kind"], data["incident_id"] = chosen[conversation.contact_id], kind, incident_id
-            conversation.state, conversation.data, conversation.updated_at = "checkin", json.dumps(data), now
+            conversation.state, conversation.data, conversation.updated_at = ConversationState.CHECKIN, json.dumps(data), now
     return list(chosen.values())
 
 
@@ -166,9 +178,9 @@ def receive(turn: Turn) -> None:
         turn.say("checkin.thanks", options=NEXT)  # short enough that the next steps fit the same SMS
     for key in ("checkin_case", "checkin_kind", "incident_id"):
         turn.data.pop(key, None)
-    turn.goto("menu")
+    turn.goto(ConversationState.MENU)
 
 
 def outreach_case(session: Session, contact_id: str, now: datetime) -> Case:
     case = open_case_of(session, contact_id)
-    return case or open_case(session, contact_id=contact_id, kind="checkin", now=now)
+    return case or open_case(session, contact_id=contact_id, kind=CaseKind.CHECKIN, now=now)

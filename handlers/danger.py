@@ -9,7 +9,7 @@ from handlers.alerts import alert_staff
 from handlers.triage import Assessment, assess
 from handlers.turn import Option, Turn
 from storage.cases import open_case, open_cases_of
-from storage.models import Case
+from storage.models import Case, CaseKind
 
 CHECK_ANSWER_WITHIN = timedelta(minutes=10)  # then staff are alerted anyway (handlers/timers.py)
 NIGHT = (time(21, 0), time(6, 0))  # "i natt" in the danger answer only between these
@@ -101,7 +101,7 @@ def _open_cases(turn: Turn, text: str, *, urgent: bool) -> list[Case]:
     """Every open case of the person, newest first; a new danger case when there is none."""
     cases = open_cases_of(turn.session, turn.contact.id)
     if not cases:
-        cases = [open_case(turn.session, contact_id=turn.contact.id, kind="danger", now=turn.now, summary=text, urgent=urgent)]
+        cases = [open_case(turn.session, contact_id=turn.contact.id, kind=CaseKind.DANGER, now=turn.now, summary=text, urgent=urgent)]
     return cases
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -16,14 +17,30 @@ from handlers.catalogue import Catalogue
 from handlers.profile import Profile
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
-from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
+from storage.models import (
+    AuditAction,
+    Case,
+    CaseDetails,
+    CaseKind,
+    CaseState,
+    CheckinSchedule,
+    CheckinState,
+    Contact,
+    Conversation,
+    ConversationState,
+    OutboxItem,
+    Outcome,
+    Staff,
+)
 from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
 CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
-OUTCOMES = ("housing", "income", "occupation", "referred", "withdrew", "no_contact")
-OUTCOME_WORDS = {"boende": "housing", "inkomst": "income", "syssel": "occupation", "sysselsättning": "occupation",
-                 "hänvisad": "referred", "avböjde": "withdrew", "ingen-kontakt": "no_contact"}  # fmt: skip
+OUTCOMES = (Outcome.HOUSING, Outcome.INCOME, Outcome.OCCUPATION, Outcome.REFERRED, Outcome.WITHDREW, Outcome.NO_CONTACT)
+CALL_OUTCOMES = (Outcome.REACHED, Outcome.NO_ANSWER, Outcome.NEW_TIME)
+OUTCOME_WORDS = {"boende": Outcome.HOUSING, "inkomst": Outcome.INCOME, "syssel": Outcome.OCCUPATION,
+                 "sysselsättning": Outcome.OCCUPATION, "hänvisad": Outcome.REFERRED, "avböjde": Outcome.WITHDREW,
+                 "ingen-kontakt": Outcome.NO_CONTACT}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,7 +68,7 @@ class Desk:
         queue_to_staff(self.session, text=text, now=self.now, options=options or [], case_id=case.id if case else None,
                        contact_id=case.contact_id if case else None)  # fmt: skip
 
-    def audit(self, action: str, case: Case | None = None, detail: str | None = None) -> None:
+    def audit(self, action: AuditAction, case: Case | None = None, detail: str | None = None) -> None:
         audit(self.session, actor=f"staff:{self.staff.id}:{self.staff.name}", action=action, now=self.now,
               case_id=case.id if case else None, detail=detail)  # fmt: skip
 
@@ -59,7 +76,7 @@ class Desk:
 def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, action: StaffAction) -> None:
     staff = staff_by_telegram(session, action.telegram_id)
     if staff is None:
-        audit(session, actor="unregistered", action="refused", now=now, detail="not registered staff")
+        audit(session, actor="unregistered", action=AuditAction.REFUSED, now=now, detail="not registered staff")
         queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
         return
     desk = Desk(session, catalogue, profile, now, staff)
@@ -98,12 +115,18 @@ def _command(desk: Desk, text: str) -> None:
         else:
             add_note(desk, case, after_code)
     elif command in ("/inskriv", "/enrol", "/enroll"):
-        enrol(desk, case) if case else _unknown_case(desk, rest)
+        enrol(desk, case, after_code or None) if case else _unknown_case(desk, rest)
+    elif command in ("/omrade", "/område", "/area"):
+        set_area(desk, case, after_code) if case else _unknown_case(desk, rest)
     elif command in ("/incheckning", "/checkin"):
         set_checkin(desk, case, after_code) if case else desk.post(desk.t("staff.checkin.usage", problem=""))
     elif command in ("/incident", "/händelse"):
-        incident.preview(desk.session, desk.catalogue, desk.staff.id, rest.strip() or None, desk.now)
-        desk.audit("incident_preview", detail=f"area {rest.strip()[:40]}" if rest.strip() else "all participants")
+        area = desk.profile.unit.area_named(rest) if rest.strip() else None
+        if rest.strip() and area is None:
+            desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)))
+            return
+        incident.preview(desk.session, desk.catalogue, desk.staff.id, area, desk.now)
+        desk.audit(AuditAction.INCIDENT_PREVIEW, detail=f"area {area}" if area else "all participants")
     elif command in ("/kontakta", "/contact"):
         start_outreach_contact(desk, rest)
     elif command in ("/avsluta", "/close"):
@@ -127,7 +150,8 @@ def _button(desk: Desk, choice: str) -> None:
     code, _, argument = rest.partition(":")
     if verb == "incident" and is_row_id(code):
         incident.decide(desk.session, desk.catalogue, int(code), argument == "confirm", desk.now)
-        desk.audit(f"incident_{'confirmed' if argument == 'confirm' else 'cancelled'}", detail=f"incident {code}")
+        action = AuditAction.INCIDENT_CONFIRMED if argument == "confirm" else AuditAction.INCIDENT_CANCELLED
+        desk.audit(action, detail=f"incident {code}")
         return
     case = _case(desk.session, code)
     if case is None:
@@ -150,6 +174,8 @@ def _button(desk: Desk, choice: str) -> None:
         call_outcome(desk, case, argument)
     elif verb == "close":
         close(desk, case, [argument] if argument in OUTCOMES else [])
+    elif verb == "area" and is_row_id(argument) and int(argument) < len(desk.profile.unit.areas):
+        set_area(desk, case, desk.profile.unit.areas[int(argument)])
 
 
 # --- the queue -------------------------------------------------------------------------------------
@@ -158,7 +184,7 @@ def _button(desk: Desk, choice: str) -> None:
 def queue(session: Session) -> list[Case]:
     """Urgent first, then "kolla" (might be danger), then what was promised soonest, then who has waited longest."""
     return list(session.scalars(
-        select(Case).where(Case.state != "closed")
+        select(Case).where(Case.state != CaseState.CLOSED)
         .order_by(Case.urgent.desc(), sql_case((Case.check_asked_at.is_(None), 1), else_=0),
                   sql_case((Case.due_at.is_(None), 1), else_=0), Case.due_at, Case.created_at, Case.id)
     ))  # fmt: skip
@@ -170,13 +196,13 @@ def show_queue(desk: Desk) -> None:
         desk.post(desk.t("staff.queue_empty"))
         return
     lines = [desk.t("staff.queue_title", count=len(cases))] + [_line(desk, case) for case in cases[:30]]
-    buttons = [(f"claim:{case.code}", f"{desk.t('staff.claim')} {case.code}") for case in cases if case.state == "open"][:5]
+    buttons = [(f"claim:{case.code}", f"{desk.t('staff.claim')} {case.code}") for case in cases if case.state == CaseState.OPEN][:5]
     desk.post("\n".join(lines), buttons)
 
 
 def take_next(desk: Desk) -> None:
     for case in queue(desk.session):
-        if case.state == "open" and _claim(desk, case):
+        if case.state == CaseState.OPEN and _claim(desk, case):
             desk.post(desk.t("staff.claimed", name=desk.staff.name, code=case.code), case=case)
             show_case(desk, case)
             return
@@ -184,15 +210,16 @@ def take_next(desk: Desk) -> None:
 
 
 def show_case(desk: Desk, case: Case) -> None:
-    desk.audit("viewed", case)
+    desk.audit(AuditAction.VIEWED, case)
     card = desk.t("staff.case_card", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
                   state=desk.t(f"staff.state.{case.state}"), waited=_waited(desk, case), due=_due(desk, case),
-                  summary=case.summary or "-", who=_who(desk, case))  # fmt: skip
-    buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == "open" else [
+                  summary=case.summary or "-", who=_who(desk, case),
+                  area=desk.t("staff.area.card", area=area) if (area := area_of(case)) else "")  # fmt: skip
+    buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == CaseState.OPEN else [
         (f"release:{case.code}", desk.t("staff.release")), (f"handover:{case.code}", desk.t("staff.handover"))]
     if _phone(case):
         buttons.append((f"number:{case.code}", desk.t("staff.show_number")))
-    if case.kind == "call" and case.state == "claimed":
+    if case.kind == CaseKind.CALL and case.state == CaseState.CLAIMED:
         buttons += [(f"call:{case.code}:{outcome}", desk.t(f"staff.{outcome}")) for outcome in ("reached", "no_answer", "new_time")]
     desk.post(card, buttons, case)
 
@@ -203,14 +230,14 @@ def show_case(desk: Desk, case: Case) -> None:
 def _claim(desk: Desk, case: Case) -> bool:
     """Exactly one of two staff pressing at once wins: the row changes only while it is still open."""
     won = desk.session.execute(
-        update(Case).where(Case.id == case.id, Case.state == "open")
-        .values(state="claimed", assigned_staff_id=desk.staff.id, claimed_at=desk.now, acknowledged_at=desk.now,
+        update(Case).where(Case.id == case.id, Case.state == CaseState.OPEN)
+        .values(state=CaseState.CLAIMED, assigned_staff_id=desk.staff.id, claimed_at=desk.now, acknowledged_at=desk.now,
                 updated_at=desk.now)
         .execution_options(synchronize_session=False)
     ).rowcount == 1  # fmt: skip
     desk.session.refresh(case)
     if won:
-        desk.audit("claimed", case)
+        desk.audit(AuditAction.CLAIMED, case)
     return won
 
 
@@ -225,17 +252,17 @@ def claim(desk: Desk, case: Case) -> None:
 
 def acknowledge(desk: Desk, case: Case) -> None:
     desk.session.execute(update(Case).where(Case.id == case.id, Case.acknowledged_at.is_(None)).values(acknowledged_at=desk.now))
-    desk.audit("acknowledged", case)
+    desk.audit(AuditAction.ACKNOWLEDGED, case)
     desk.post(desk.t("staff.acknowledged", name=desk.staff.name, code=case.code), case=case)
-    if case.state == "open":
+    if case.state == CaseState.OPEN:
         _claim(desk, case)
 
 
 def release(desk: Desk, case: Case) -> None:
     if not _is_mine(desk, case):
         return
-    case.state, case.assigned_staff_id, case.updated_at = "open", None, desk.now
-    desk.audit("released", case)
+    case.state, case.assigned_staff_id, case.updated_at = CaseState.OPEN, None, desk.now
+    desk.audit(AuditAction.RELEASED, case)
     desk.post(desk.t("staff.released", name=desk.staff.name, code=case.code), case=case)
 
 
@@ -244,12 +271,12 @@ def hand_over(desk: Desk, case: Case, staff_id: int) -> None:
     if new is None or new.removed_at is not None or not _is_mine(desk, case):
         return
     case.assigned_staff_id, case.updated_at = new.id, desk.now
-    desk.audit("handed_over", case, detail=f"to staff:{new.id}")
+    desk.audit(AuditAction.HANDED_OVER, case, detail=f"to staff:{new.id}")
     desk.post(desk.t("staff.handed_over", code=case.code, old=desk.staff.name, new=new.name), case=case)
 
 
 def _is_mine(desk: Desk, case: Case) -> bool:
-    if case.state == "claimed" and case.assigned_staff_id == desk.staff.id:
+    if case.state == CaseState.CLAIMED and case.assigned_staff_id == desk.staff.id:
         return True
     holder = desk.session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
     desk.post(desk.t("staff.not_yours", code=case.code, name=holder.name if holder else "-"), case=case)
@@ -269,19 +296,19 @@ def relay(desk: Desk, case: Case, text: str) -> None:
     signoff = desk.t("staff.signoff", name=desk.staff.signoff) if desk.staff.signoff else desk.t("staff.signoff_unit")
     queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel,
                      text=f"{text.strip()}\n{signoff}", now=desk.now)  # fmt: skip
-    if case.state == "open":
+    if case.state == CaseState.OPEN:
         _claim(desk, case)
-    if case.kind == "question" and case.state != "closed":
-        case.outcome = "answered"
+    if case.kind == CaseKind.QUESTION and case.state != CaseState.CLOSED:
+        case.outcome = Outcome.ANSWERED
     case.updated_at = desk.now
-    desk.audit("replied", case)
+    desk.audit(AuditAction.REPLIED, case)
     desk.post(desk.t("staff.relayed", code=case.code), case=case)
 
 
 def reveal_number(desk: Desk, case: Case) -> str:
     """The consented number as a sentence for the one who asked; every reveal is audited."""
     phone = _phone(case)
-    desk.audit("number_shown", case)
+    desk.audit(AuditAction.NUMBER_SHOWN, case)
     return desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code)
 
 
@@ -293,7 +320,7 @@ def add_note(desk: Desk, case: Case, note: str) -> None:
     stamp = desk.now.strftime("%Y-%m-%d %H:%M")
     case.notes = ((case.notes + "\n") if case.notes else "") + f"[{stamp} {desk.staff.name}] {note.strip()}"
     case.updated_at = desk.now
-    desk.audit("noted", case)
+    desk.audit(AuditAction.NOTED, case)
     desk.post(desk.t("staff.note_saved", code=case.code), case=case)
 
 
@@ -314,9 +341,9 @@ def start_outreach_contact(desk: Desk, number: str) -> None:
     text = desk.catalogue.text(contact.language, "outreach.welcome")
     queue_to_contact(desk.session, contact_id=contact.id, identity_id=identity.id, channel="sms", text=text, now=desk.now)
     conversation = desk.session.get(Conversation, contact.id)
-    if conversation is not None and conversation.state == "new":
-        conversation.state, conversation.updated_at = "menu", desk.now
-    desk.audit("outreach_consent", detail=f"contact by SMS, consent given in person to staff:{desk.staff.id}")
+    if conversation is not None and conversation.state == ConversationState.NEW:
+        conversation.state, conversation.updated_at = ConversationState.MENU, desk.now
+    desk.audit(AuditAction.OUTREACH_CONSENT, detail=f"contact by SMS, consent given in person to staff:{desk.staff.id}")
     desk.post(desk.t("staff.outreach.sent"))
 
 
@@ -330,13 +357,13 @@ def set_checkin(desk: Desk, case: Case, words: str) -> None:
         desk.post(desk.t("staff.checkin.none", code=case.code), case=case)
         return
     if command in ("paus", "pausa", "pause"):
-        row.state = "paused"
+        row.state = CheckinState.PAUSED
         desk.post(desk.t("staff.checkin.paused", code=case.code), case=case)
     elif command in ("stopp", "stop"):
-        row.state = "stopped"
+        row.state = CheckinState.STOPPED
         desk.post(desk.t("staff.checkin.stopped", code=case.code), case=case)
     elif command in ("fortsätt", "resume"):
-        row.state = "active"
+        row.state = CheckinState.ACTIVE
         row.next_due_at = schedule.next_due(json.loads(row.rule), desk.now, desk.profile)
         desk.post(desk.t("staff.checkin.resumed", code=case.code, next=_when(desk, row.next_due_at)), case=case)
     else:
@@ -350,7 +377,7 @@ def set_checkin(desk: Desk, case: Case, words: str) -> None:
             return
         row = checkins.set_schedule(desk.session, case, rule, desk.now, desk.profile)
         desk.post(desk.t("staff.checkin.set", code=case.code, rule=schedule.describe(rule), next=_when(desk, row.next_due_at)), case=case)
-    desk.audit("checkin_schedule", case, detail=command[:60] if command in ("paus", "pausa", "pause", "stopp", "stop", "fortsätt",
+    desk.audit(AuditAction.CHECKIN_SCHEDULE, case, detail=command[:60] if command in ("paus", "pausa", "pause", "stopp", "stop", "fortsätt",
                                                                             "resume") else "set")  # fmt: skip
 
 
@@ -362,19 +389,19 @@ def _when(desk: Desk, moment: datetime | None) -> str:
 
 
 def call_outcome(desk: Desk, case: Case, outcome: str) -> None:
-    if outcome not in ("reached", "no_answer", "new_time") or not _is_mine(desk, case):
+    if outcome not in CALL_OUTCOMES or not _is_mine(desk, case):
         return
-    desk.audit("call_outcome", case, detail=outcome)
-    if outcome == "new_time":
-        case.state, case.due_at = "open", None
+    desk.audit(AuditAction.CALL_OUTCOME, case, detail=outcome)
+    if outcome == Outcome.NEW_TIME:
+        case.state, case.due_at = CaseState.OPEN, None
         _ask_for_new_time(desk, case)
         desk.post(desk.t("staff.call_new_time", code=case.code), case=case)
         return
     desk.post(desk.t("staff.call_outcome", code=case.code, outcome=desk.t(f"staff.outcome.{outcome}")), case=case)
-    if outcome == "reached":
-        close(desk, case, ["reached"])
+    if outcome == Outcome.REACHED:
+        close(desk, case, [Outcome.REACHED])
     else:
-        case.outcome, case.updated_at = "no_answer", desk.now
+        case.outcome, case.updated_at = Outcome.NO_ANSWER, desk.now
 
 
 def _ask_for_new_time(desk: Desk, case: Case) -> None:
@@ -387,23 +414,55 @@ def _ask_for_new_time(desk: Desk, case: Case) -> None:
                          now=desk.now, options=[("menu:call", desk.catalogue.text(language, "menu.call"))])  # fmt: skip
 
 
-def enrol(desk: Desk, case: Case) -> None:
-    if case.kind != "application":
+def enrol(desk: Desk, case: Case, area: str | None = None) -> None:
+    """A participant from now on; with their area if staff named it, else staff are asked for it with a button each."""
+    if case.kind != CaseKind.APPLICATION:
         desk.post(desk.t("staff.not_application", code=case.code, kind=desk.t(f"staff.kind.{case.kind}")), case=case)
         return
     case.enrolled_at, case.updated_at = desk.now, desk.now
-    if case.state == "open":
+    if case.state == CaseState.OPEN:
         _claim(desk, case)
-    desk.audit("enrolled", case)
-    desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+    desk.audit(AuditAction.ENROLLED, case)
+    if area:
+        desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+        set_area(desk, case, area)
+    elif area_of(case):
+        desk.post(desk.t("staff.enrolled", code=case.code), case=case)
+    else:
+        text = desk.t("staff.enrolled", code=case.code) + " " + desk.t("staff.area.ask", code=case.code)
+        desk.post(text, _area_buttons(desk, case), case)
+
+
+def set_area(desk: Desk, case: Case, typed: str) -> None:
+    """Record where a participant lives, from the unit's list, so an outreach to that area reaches them."""
+    area = desk.profile.unit.area_named(typed)
+    if case.kind != CaseKind.APPLICATION:
+        desk.post(desk.t("staff.area.not_application", code=case.code, kind=desk.t(f"staff.kind.{case.kind}")), case=case)
+        return
+    if area is None:
+        desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)), _area_buttons(desk, case), case)
+        return
+    case.details = dataclasses.replace(CaseDetails.of(case.details), area=area).dumps()
+    case.updated_at = desk.now
+    desk.audit(AuditAction.AREA_SET, case)  # not which area: the audit holds no personal data
+    desk.post(desk.t("staff.area.set", code=case.code, area=area), case=case)
+
+
+def area_of(case: Case) -> str | None:
+    """The area staff recorded for the person of this case, if any."""
+    return CaseDetails.of(case.details).area
+
+
+def _area_buttons(desk: Desk, case: Case) -> list[tuple[str, str]]:
+    return [(f"area:{case.code}:{n}", name) for n, name in enumerate(desk.profile.unit.areas)]
 
 
 def close(desk: Desk, case: Case, outcomes: list[str]) -> None:
     if not outcomes:
         desk.post(desk.t("staff.close_pick", code=case.code), _outcome_buttons(desk, case), case)
         return
-    case.state, case.outcome, case.closed_at, case.updated_at = "closed", "+".join(outcomes), desk.now, desk.now
-    desk.audit("closed", case, detail=case.outcome)
+    case.state, case.outcome, case.closed_at, case.updated_at = CaseState.CLOSED, "+".join(outcomes), desk.now, desk.now
+    desk.audit(AuditAction.CLOSED, case, detail=case.outcome)
     words = ", ".join(desk.t(f"staff.outcome.{outcome}") for outcome in outcomes)
     desk.post(desk.t("staff.closed", code=case.code, outcome=words), case=case)
 
@@ -444,7 +503,7 @@ def _colleagues(desk: Desk) -> list[Staff]:
 
 
 def _phone(case: Case) -> str | None:
-    return json.loads(case.details).get("phone") if case.details else None
+    return CaseDetails.of(case.details).phone
 
 
 def _flag(case: Case) -> str:
@@ -458,7 +517,7 @@ def _waited(desk: Desk, case: Case) -> str:
 def _due(desk: Desk, case: Case) -> str:
     if case.due_at is None:
         return ""
-    if case.due_at < desk.now and case.state != "closed":
+    if case.due_at < desk.now and case.state != CaseState.CLOSED:
         return desk.t("staff.overdue")
     local = case.due_at.astimezone(desk.profile.office_hours.zone)
     return desk.t("staff.due", when=local.strftime("%d/%m %H:%M"))

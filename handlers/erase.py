@@ -7,7 +7,7 @@ from sqlalchemy import select
 from handlers import menu
 from handlers.turn import Turn
 from storage.erasure import erase_contact
-from storage.models import ChannelIdentity, Message
+from storage.models import ChannelIdentity, ConversationState, Message
 
 WORDS = {"radera", "/radera", "radera mig", "delete", "/delete", "delete me", "erase", "/erase"}
 YES = {"ja", "ja radera", "ja, radera", "yes", "yes erase", "yes, erase"}
@@ -20,7 +20,7 @@ def asked(turn: Turn) -> bool:
 def begin(turn: Turn) -> None:
     turn.data["before_erase"] = turn.state
     turn.say("erase.confirm", options=(("erase:yes", "erase.yes"), ("erase:no", "erase.no")))
-    turn.goto("erase.confirm")
+    turn.goto(ConversationState.ERASE_CONFIRM)
 
 
 def confirm(turn: Turn) -> None:

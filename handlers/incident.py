@@ -10,7 +10,6 @@ queue one twice. Someone who opts out, is erased or whose case is closed before 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers import checkins
 from handlers.catalogue import Catalogue
-from storage.models import Case, Contact, Incident, Message, OutboxItem
+from storage.models import Case, CaseDetails, CaseState, Contact, Incident, IncidentState, Message, OutboxItem
 from storage.outbox import queue_to_staff
 
 FIRST_CHUNK = 100  # queued with the confirmation itself
@@ -36,7 +35,7 @@ def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | N
     if not count:
         queue_to_staff(session, text=catalogue.text("sv", "staff.incident.none", area=area_text), now=now)
         return None
-    incident = Incident(area=area, state="draft", created_by=staff_id, recipients=count, answered=0, created_at=now)
+    incident = Incident(area=area, state=IncidentState.DRAFT, created_by=staff_id, recipients=count, answered=0, created_at=now)
     session.add(incident)
     session.flush()
     message = catalogue.text("sv", "checkin.incident")
@@ -50,13 +49,13 @@ def preview(session: Session, catalogue: Catalogue, staff_id: int, area: str | N
 def decide(session: Session, catalogue: Catalogue, incident_id: int, confirm: bool, now: datetime) -> None:
     """Confirm: fix who gets it, queue the first chunk and tell staff it has started. The rest is the scheduler's."""
     incident = session.get(Incident, incident_id, with_for_update=True)
-    if incident is None or incident.state != "draft":
+    if incident is None or incident.state != IncidentState.DRAFT:
         return  # pressed twice, or by two people, or cancel after confirm: it goes out once
     if not confirm:
-        incident.state = "cancelled"
+        incident.state = IncidentState.CANCELLED
         queue_to_staff(session, text=catalogue.text("sv", "staff.incident.cancelled"), now=now)
         return
-    incident.state, incident.confirmed_at = "sending", now
+    incident.state, incident.confirmed_at = IncidentState.SENDING, now
     incident.recipients = reachable_participants(session, incident.area)
     session.flush()
     _queue_chunk(session, catalogue, incident, now, FIRST_CHUNK)  # the row is ours since the first write of the action
@@ -69,13 +68,14 @@ def queue_outreach(session: Session, catalogue: Catalogue, now: datetime, limit:
     there is nothing left (or another process has just queued this chunk, or none in it could be reached)."""
     limit = CHUNK if limit is None else limit
     queued = 0
-    waiting = session.scalars(select(Incident.id).where(Incident.state == "sending", Incident.queued_at.is_(None)).order_by(Incident.id))
+    unqueued = (Incident.state == IncidentState.SENDING, Incident.queued_at.is_(None))
+    waiting = session.scalars(select(Incident.id).where(*unqueued).order_by(Incident.id))
     for incident_id in waiting.all():
         if queued >= limit:
             break
         for _ in range(2):  # read again once when another process moved the cursor after we read it: now we hold the lock
             incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
-            if incident is None or incident.state != "sending" or incident.queued_at is not None:
+            if incident is None or incident.state != IncidentState.SENDING or incident.queued_at is not None:
                 break
             chunk = _queue_chunk(session, catalogue, incident, now, limit - queued)
             if chunk is not None:
@@ -88,14 +88,14 @@ def report_progress(session: Session, catalogue: Catalogue, now: datetime) -> in
     """Post sent / failed / answered of the participants counted at confirm, when the numbers have changed; an
     outreach is done once it is all queued and nothing of it waits to be sent."""
     posted = 0
-    for incident in session.scalars(select(Incident).where(Incident.state == "sending")):
+    for incident in session.scalars(select(Incident).where(Incident.state == IncidentState.SENDING)):
         statuses = Counter(dict(session.execute(
             select(OutboxItem.status, func.count()).where(OutboxItem.incident_id == incident.id).group_by(OutboxItem.status)
         ).all()))  # fmt: skip
         sent = statuses["sent"]
         failed = statuses["failed"] + statuses["uncertain"] + statuses["cancelled"]
         if incident.queued_at is not None and sent + failed >= sum(statuses.values()):
-            incident.state = "done"
+            incident.state = IncidentState.DONE
         numbers = f"{sent}/{failed}/{incident.answered}"
         if numbers == incident.reported:
             continue
@@ -109,7 +109,7 @@ def report_progress(session: Session, catalogue: Catalogue, now: datetime) -> in
 def reachable_participants(session: Session, area: str | None) -> int:
     """How many people the outreach would reach now: participants (optionally in an area) who have not opted out
     and have written at some time (there is nowhere to send to otherwise); a person with two cases counts once."""
-    criteria = (Case.enrolled_at.is_not(None), Case.state != "closed", Contact.stopped_at.is_(None),
+    criteria = (Case.enrolled_at.is_not(None), Case.state != CaseState.CLOSED, Contact.stopped_at.is_(None),
                 exists().where(Message.contact_id == Case.contact_id, Message.direction == "in"))  # fmt: skip
     if not area:
         return session.scalar(select(func.count(func.distinct(Case.contact_id))).join(Contact, Contact.id == Case.contact_id)
@@ -153,7 +153,7 @@ def _next_cases(session: Session, incident: Incident, limit: int) -> tuple[list[
     for _ in range(AREA_PAGES if incident.area else 1):
         rows = session.execute(
             select(*columns).where(Case.id > through, Case.enrolled_at.is_not(None), Case.enrolled_at <= incident.confirmed_at,
-                                   Case.state != "closed", Case.contact_id.is_not(None))
+                                   Case.state != CaseState.CLOSED, Case.contact_id.is_not(None))
             .order_by(Case.id).limit(limit)
         ).all()  # fmt: skip
         if rows:
@@ -170,4 +170,4 @@ def _next_cases(session: Session, incident: Incident, limit: int) -> tuple[list[
 
 
 def _in_area(details: str | None, area: str) -> bool:
-    return json.loads(details or "{}").get("area", "").lower() == area.strip().lower()
+    return CaseDetails.of(details).area == area  # both from the unit's list of areas

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers import menu
 from handlers.turn import Turn
+from storage.models import ConversationState
 
 # Twilio answers these itself on long codes (only when the whole message is the word) and blocks our sends
 # until START; we record the stop too, so no channel sends to them. https://help.twilio.com/articles/223134027
@@ -33,7 +34,7 @@ def handle(turn: Turn) -> bool:
     if turn.contact.stopped_at is not None and word in START:
         turn.contact.stopped_at = None
         turn.say("stop.resumed")
-        turn.goto("menu")
+        turn.goto(ConversationState.MENU)
         return True
     if word in HELP:
         turn.say("stop.help")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.turn import Turn
+from storage.models import ConversationState
 
 MENU = (
     ("menu:ask", "menu.ask"),
@@ -19,7 +20,7 @@ MENU_WORDS = {"meny", "menu", "/meny", "/menu", "menyn", "0"}
 
 def show(turn: Turn) -> None:
     turn.say("menu.prompt", options=MENU)
-    turn.goto("menu")
+    turn.goto(ConversationState.MENU)
 
 
 def chosen(turn: Turn) -> str | None:
@@ -30,4 +31,4 @@ def chosen(turn: Turn) -> str | None:
 def offer_next(turn: Turn) -> None:
     """The end of a flow is never a dead end: what can come next, as buttons (numbered on SMS)."""
     turn.say("next.prompt", options=NEXT)
-    turn.goto("menu", relative=False)
+    turn.goto(ConversationState.MENU, relative=False)

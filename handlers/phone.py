@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from handlers.turn import Option, Turn
 from storage.crypto import normalise_phone
-from storage.models import ChannelIdentity
+from storage.models import ChannelIdentity, ConversationState
 
 PHONE_CHANNELS = ("sms", "whatsapp")
 
@@ -20,7 +20,7 @@ def ask(turn: Turn, then: str) -> None:
         turn.say("call.number_this", options=(("phone:this", "call.this_number"), ("phone:other", "call.other_number")))
     else:
         turn.say("call.number_typed")
-    turn.goto("phone")
+    turn.goto(ConversationState.PHONE)
 
 
 def receive(turn: Turn) -> bool:

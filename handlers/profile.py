@@ -31,6 +31,7 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE = re.compile(r"^\+?\d[\d -]*\d$|^\d$")
 _FAQ_KEY = re.compile(r"^[a-z0-9_]{1,40}$")  # it travels in a button id ("faq:<key>"), which Telegram caps at 64 bytes
+AREA_MAX = 60  # an incident's area column holds 60 characters
 _TEMPLATE_SID = re.compile(r"^(HX[0-9a-f]{32})?$")
 
 
@@ -103,6 +104,8 @@ class Unit(_Model):
     short_name: str = Field(min_length=1)
     area: str = Field(min_length=1)
     districts: list[str] = Field(min_length=1)
+    # The areas staff record a participant in, so an outreach after an event can go to one area (`/incident Vällingby`).
+    areas: list[str] = Field(min_length=1)
     min_age: int = Field(ge=0, le=120)
     max_age: int = Field(ge=0, le=120)
 
@@ -112,6 +115,23 @@ class Unit(_Model):
         if "min_age" in info.data and value < info.data["min_age"]:
             raise PydanticCustomError("age_order", "must not be lower than min_age ({min_age})", {"min_age": info.data["min_age"]})
         return value
+
+    @field_validator("areas")
+    @classmethod
+    def _distinct_areas(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for name in value:
+            if not _place_key(name) or len(name.strip()) > AREA_MAX or name != name.strip():
+                raise PydanticCustomError("area_name", "each area must be a name of 1 to {max} characters", {"max": AREA_MAX})
+            if _place_key(name) in seen:
+                raise PydanticCustomError("area_twice", "{name} is there twice", {"name": name})
+            seen.add(_place_key(name))
+        return value
+
+    def area_named(self, typed: str) -> str | None:
+        """The area in the list that someone typed ("vallingby" is Vällingby), or None when it is not one of them."""
+        wanted = _place_key(typed)
+        return next((name for name in self.areas if _place_key(name) == wanted), None) if wanted else None
 
     def covers(self, place: str) -> bool:
         """Whether a place someone typed ("hasselby strand", "Vällingby") is in the unit's area."""
@@ -345,16 +365,6 @@ def _at_most(value: Text, limit: int) -> Text:
     return value
 
 
-class SmsKeywords(_Model):
-    """Words a person can text. Not read by the code yet: handlers/keywords.py holds the live lists."""
-
-    stop: list[str] = Field(default_factory=list)
-    start: list[str] = Field(default_factory=list)
-    help: list[str] = Field(default_factory=list)
-    menu: list[str] = Field(default_factory=list)
-    erase: list[str] = Field(default_factory=list)
-
-
 class WhatsApp(_Model):
     """The approved WhatsApp template for messages sent after the 24-hour window; empty until Meta approves one."""
 
@@ -379,8 +389,18 @@ class Profile(_Model):
     quiet_hours: QuietHours
     legal: Legal
     faq: list[FaqEntry] = Field(min_length=1)
-    sms_keywords: SmsKeywords = Field(default_factory=SmsKeywords)
     whatsapp: WhatsApp = Field(default_factory=WhatsApp)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sms_keywords(cls, data: Any) -> Any:
+        # [sms_keywords] was never read: the words are tied to what Twilio does with STOP and START itself, so they
+        # live in handlers/keywords.py. Refused by name, so no one edits it believing it changes what people can text.
+        if isinstance(data, dict) and "sms_keywords" in data:
+            raise PydanticCustomError(
+                "sms_keywords", "[sms_keywords] is not read: delete that section (the words are in handlers/keywords.py)"
+            )
+        return data
 
     @field_validator("faq")
     @classmethod
@@ -408,8 +428,10 @@ class Profile(_Model):
         return next((entry for entry in self.faq if entry.key == key), None)
 
 
-def load_profile(path: Path | None = None) -> Profile:
-    """Read and check the profile (by default the one shipped next to this module); ProfileError says what is wrong."""
+def load_profile(path: Path | None = None, timezone: str | None = None) -> Profile:
+    """Read and check the profile (by default the one shipped next to this module); ProfileError says what is wrong.
+    A `timezone` (the operator's UTVAG_TIMEZONE) replaces office_hours.timezone: the one zone for office hours,
+    quiet hours and check-in schedules."""
     path = PROFILE_PATH if path is None else path
     shown = _shown(path)
     try:
@@ -419,6 +441,8 @@ def load_profile(path: Path | None = None) -> Profile:
         raise ProfileError(f"The profile {shown} cannot be read: {exc.strerror or exc}.") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"The profile {shown} is malformed: it is not valid TOML ({exc}).") from exc
+    if timezone and isinstance(raw.get("office_hours"), dict):
+        raw["office_hours"]["timezone"] = timezone
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

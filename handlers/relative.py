@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from handlers import apply, ask, call, menu
 from handlers.turn import Turn
+from storage.models import ConversationState
 
 OPTIONS = (("relative:ask", "relative.ask"), ("relative:apply", "relative.apply"), ("relative:call", "relative.call"))
 
 
 def begin(turn: Turn) -> None:
     turn.say("relative.intro", options=OPTIONS + menu.BACK)
-    turn.goto("relative")
+    turn.goto(ConversationState.RELATIVE)
 
 
 def receive(turn: Turn) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers.profile import Profile
 from storage.erasure import erase_contact
-from storage.models import Case, Contact, Message, OutboxItem
+from storage.models import Case, CaseKind, CaseState, Contact, Message, OutboxItem
 
 SENT_PAYLOAD_DAYS = 7  # a staff alert's text is needed while it is read, not for months
 
@@ -23,10 +23,10 @@ def purge(session: Session, profile: Profile, now: datetime) -> dict[str, int]:
         done["stopped_contacts"] += 1
     # Anonymous questions with no activity: the person behind them goes (their cases stay as counts).
     quiet_since = now - timedelta(days=keep.inactive_question_days)
-    other_work = exists().where(Case.contact_id == Contact.id, or_(Case.kind != "question", Case.state != "closed"))
+    other_work = exists().where(Case.contact_id == Contact.id, or_(Case.kind != CaseKind.QUESTION, Case.state != CaseState.CLOSED))
     idle = select(Contact.id).where(
         or_(Contact.last_inbound_at < quiet_since, and_(Contact.last_inbound_at.is_(None), Contact.created_at < quiet_since)),
-        exists().where(Case.contact_id == Contact.id, Case.kind == "question"), ~other_work,
+        exists().where(Case.contact_id == Contact.id, Case.kind == CaseKind.QUESTION), ~other_work,
     )  # fmt: skip
     for contact_id in session.scalars(idle):
         erase_contact(session, contact_id, farewell=None, now=now)

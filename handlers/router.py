@@ -9,6 +9,7 @@ from handlers import about, apply, ask, call, checkins, danger, erase, inputs, k
 from handlers.desk import relay_from_client
 from handlers.turn import Turn
 from storage.cases import claimed_case_of
+from storage.models import ConversationState
 
 Flow = Callable[[Turn], None]
 
@@ -42,24 +43,23 @@ def in_phone(turn: Turn) -> None:
         AFTER_PHONE.get(turn.data.get("after_phone", ""), menu.show)(turn)
 
 
-FLOWS: dict[str, Flow] = {
-    "new": start.greet,
-    "choose_language": start.choose_language,
-    "menu": in_menu,
-    "ready": in_menu,
-    "ask": ask.receive,
-    "about": about.receive,
-    "relative": relative.receive,
-    "apply.who": apply.who,
-    "apply.eligible": apply.eligible,
-    "apply.needs": apply.needs,
-    "apply.summary": apply.summary,
-    "apply.contact": apply.contact,
-    "apply.times": apply.times,
-    "call.window": call.window,
-    "phone": in_phone,
-    "erase.confirm": erase.confirm,
-    "checkin": checkins.receive,
+FLOWS: dict[str, Flow] = {  # by ConversationState
+    ConversationState.NEW: start.greet,
+    ConversationState.CHOOSE_LANGUAGE: start.choose_language,
+    ConversationState.MENU: in_menu,
+    ConversationState.ASK: ask.receive,
+    ConversationState.ABOUT: about.receive,
+    ConversationState.RELATIVE: relative.receive,
+    ConversationState.APPLY_WHO: apply.who,
+    ConversationState.APPLY_ELIGIBLE: apply.eligible,
+    ConversationState.APPLY_NEEDS: apply.needs,
+    ConversationState.APPLY_SUMMARY: apply.summary,
+    ConversationState.APPLY_CONTACT: apply.contact,
+    ConversationState.APPLY_TIMES: apply.times,
+    ConversationState.CALL_WINDOW: call.window,
+    ConversationState.PHONE: in_phone,
+    ConversationState.ERASE_CONFIRM: erase.confirm,
+    ConversationState.CHECKIN: checkins.receive,
 }
 
 
@@ -77,7 +77,7 @@ def respond(turn: Turn) -> None:
     # after NEJ the message that raised the question is the inbound one: it goes on where they were
     if keywords.stop(turn):
         return  # STOP on SMS stops, whatever else is going on
-    if turn.state == "erase.confirm":
+    if turn.state == ConversationState.ERASE_CONFIRM:
         # The answer to "erase everything?" is for us, whoever has the case: never relayed, never a keyword
         # ("yes" is also SMS's START), never a menu word.
         erase.confirm(turn)
@@ -87,7 +87,7 @@ def respond(turn: Turn) -> None:
     if erase.asked(turn):
         erase.begin(turn)
         return
-    if turn.state in ("new", "choose_language"):
+    if turn.state in (ConversationState.NEW, ConversationState.CHOOSE_LANGUAGE):
         FLOWS[turn.state](turn)
         return
     if start.switch_language(turn):
@@ -95,7 +95,7 @@ def respond(turn: Turn) -> None:
     if turn.words in menu.MENU_WORDS:
         menu.show(turn)
         return
-    if turn.state == "checkin":
+    if turn.state == ConversationState.CHECKIN:
         checkins.receive(turn)  # an answer to a check-in, whoever has the case
         return
     claimed = claimed_case_of(turn.session, turn.contact.id)
@@ -110,7 +110,7 @@ def respond(turn: Turn) -> None:
     if inputs.was_cut(turn):
         turn.say("input.too_long")
     chosen = menu.chosen(turn)
-    if chosen is not None and turn.state not in ("ask", "apply.times"):
+    if chosen is not None and turn.state not in (ConversationState.ASK, ConversationState.APPLY_TIMES):
         BEGIN[chosen](turn)
         return
     if (turn.choice or "").startswith("typed:"):

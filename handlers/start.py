@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import menu, office, typed
 from handlers.language import plain_language
 from handlers.turn import Turn
+from storage.models import ConversationState
 
 LANGUAGE_OPTIONS = (("lang:sv", "language.sv"), ("lang:en", "language.en"))
 TYPED_LANGUAGES = {
@@ -25,7 +26,7 @@ def greet(turn: Turn) -> None:
             _welcome(turn, language, read=turn.words not in TYPED_LANGUAGES)
             return
     turn.say("start.greeting", options=LANGUAGE_OPTIONS)
-    turn.goto("choose_language")
+    turn.goto(ConversationState.CHOOSE_LANGUAGE)
 
 
 def choose_language(turn: Turn) -> None:
@@ -58,7 +59,7 @@ def _welcome(turn: Turn, language: str, *, read: bool) -> None:
     turn.say("start.intro")
     turn.say("start.privacy", days=office.retention_days(turn))
     office.note_if_closed(turn)
-    turn.goto("menu")
+    turn.goto(ConversationState.MENU)
     if not (read and typed.route(turn)):
         menu.show(turn)
 

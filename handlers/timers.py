@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from handlers.catalogue import Catalogue
 from handlers.danger import CHECK_ANSWER_WITHIN
 from handlers.profile import Profile
-from storage.models import Case, OutboxItem, Staff
+from storage.models import Case, CaseKind, CaseState, OutboxItem, Outcome, Staff
 from storage.outbox import queue_to_staff
 
 REMIND_BEFORE = timedelta(minutes=15)
@@ -34,13 +34,14 @@ def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: da
                   options=[(f"ack:{case.code}", catalogue.text("sv", "staff.ack"))])  # fmt: skip
             done["unanswered"] += 1
             continue
-        if case.kind == "call" and case.due_at:
-            if case.state == "claimed" and case.due_at - REMIND_BEFORE <= now < case.due_at and _set(session, case, Case.reminded_at, now):
+        if case.kind == CaseKind.CALL and case.due_at:
+            due_soon = case.due_at - REMIND_BEFORE <= now < case.due_at
+            if case.state == CaseState.CLAIMED and due_soon and _set(session, case, Case.reminded_at, now):
                 holder = session.get(Staff, case.assigned_staff_id)
                 name = holder.name if holder else "-"
                 _post(session, catalogue, case, now, "staff.timer.remind", name=name, when=_local(profile, case.due_at))
                 done["reminded"] += 1
-            if case.state == "open" and now >= case.due_at and _set(session, case, Case.realerted_at, now):
+            if case.state == CaseState.OPEN and now >= case.due_at and _set(session, case, Case.realerted_at, now):
                 claim = [(f"claim:{case.code}", catalogue.text("sv", "staff.claim"))]
                 _post(session, catalogue, case, now, "staff.timer.realert", options=claim)
                 done["realerted"] += 1
@@ -78,11 +79,11 @@ def _may_act(now: datetime, escalate_after: timedelta) -> ColumnElement[bool]:
     """The conditions of run_timers in SQL, each with the IS NULL its compare-and-set needs. All are exact but the
     warning's moment (75 % of created_at → due_at, two columns): any unkept promise not yet due and not yet warned
     is read, and Python decides."""
-    call = and_(Case.kind == "call", Case.due_at.is_not(None), or_(
-        and_(Case.state == "claimed", Case.reminded_at.is_(None), Case.due_at > now, Case.due_at <= now + REMIND_BEFORE),
-        and_(Case.state == "open", Case.realerted_at.is_(None), Case.due_at <= now),
+    call = and_(Case.kind == CaseKind.CALL, Case.due_at.is_not(None), or_(
+        and_(Case.state == CaseState.CLAIMED, Case.reminded_at.is_(None), Case.due_at > now, Case.due_at <= now + REMIND_BEFORE),
+        and_(Case.state == CaseState.OPEN, Case.realerted_at.is_(None), Case.due_at <= now),
     ))  # fmt: skip
-    promise = and_(Case.kind != "call", Case.due_at.is_not(None), _not_kept(), or_(
+    promise = and_(Case.kind != CaseKind.CALL, Case.due_at.is_not(None), _not_kept(), or_(
         and_(Case.breached_at.is_(None), Case.due_at <= now),
         and_(Case.warned_at.is_(None), Case.due_at > now),
     ))  # fmt: skip
@@ -90,7 +91,7 @@ def _may_act(now: datetime, escalate_after: timedelta) -> ColumnElement[bool]:
                       Case.check_answered_at.is_(None), Case.check_alerted_at.is_(None))  # fmt: skip
     escalation = and_(Case.urgent.is_(True), Case.acknowledged_at.is_(None), Case.updated_at <= now - escalate_after,
                       or_(Case.escalated_at.is_(None), Case.escalated_at <= now - escalate_after))  # fmt: skip
-    return and_(Case.state != "closed", or_(call, promise, escalation, unanswered))
+    return and_(Case.state != CaseState.CLOSED, or_(call, promise, escalation, unanswered))
 
 
 def _check_unanswered(case: Case, now: datetime) -> bool:
@@ -101,11 +102,11 @@ def _check_unanswered(case: Case, now: datetime) -> bool:
 
 def _raise_unanswered(session: Session, case: Case, now: datetime) -> None:
     """Silence after the question counts as danger: every open case of the person becomes urgent, alerted once."""
-    session.execute(update(Case).where(Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != "closed",
+    session.execute(update(Case).where(Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != CaseState.CLOSED,
                                        Case.id != case.id, Case.check_alerted_at.is_(None), Case.check_asked_at.is_not(None))
                     .values(check_alerted_at=now).execution_options(synchronize_session=False))  # fmt: skip
     for other in (case, *session.scalars(select(Case).where(Case.contact_id == case.contact_id, Case.contact_id.is_not(None),
-                                                             Case.state != "closed"))):  # fmt: skip
+                                                             Case.state != CaseState.CLOSED))):  # fmt: skip
         other.urgent = True
         other.acknowledged_at = None
         other.updated_at = now  # escalation to the on-call phone counts from here
@@ -114,17 +115,17 @@ def _raise_unanswered(session: Session, case: Case, now: datetime) -> None:
 def _not_kept() -> ColumnElement[bool]:
     """`not _kept(case)` in SQL."""
     return or_(
-        and_(Case.kind == "question", or_(Case.outcome.is_(None), Case.outcome != "answered")),
-        and_(Case.kind == "application", Case.claimed_at.is_(None)),
-        and_(Case.kind.not_in(("question", "application")), Case.acknowledged_at.is_(None)),
+        and_(Case.kind == CaseKind.QUESTION, or_(Case.outcome.is_(None), Case.outcome != Outcome.ANSWERED)),
+        and_(Case.kind == CaseKind.APPLICATION, Case.claimed_at.is_(None)),
+        and_(Case.kind.not_in((CaseKind.QUESTION, CaseKind.APPLICATION)), Case.acknowledged_at.is_(None)),
     )
 
 
 def _kept(case: Case) -> bool:
     """Whether what was promised for this kind of case has been done."""
-    if case.kind == "question":
-        return case.outcome == "answered"
-    if case.kind == "application":
+    if case.kind == CaseKind.QUESTION:
+        return case.outcome == Outcome.ANSWERED
+    if case.kind == CaseKind.APPLICATION:
         return case.claimed_at is not None
     return case.acknowledged_at is not None
 

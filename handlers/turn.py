@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from handlers.catalogue import Catalogue
-from storage.models import Contact
+from storage.models import Contact, ConversationState
 
 if TYPE_CHECKING:
     from handlers.profile import Profile
@@ -61,7 +61,7 @@ class Turn:
     now: datetime
     catalogue: Catalogue
     profile: Profile
-    state: str = "new"
+    state: str = ConversationState.NEW
     data: dict[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False

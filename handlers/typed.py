@@ -5,12 +5,19 @@ from __future__ import annotations
 from handlers import about, apply, ask, call, intents, menu, relative
 from handlers.inputs import clean
 from handlers.turn import Turn
+from storage.models import ConversationState
 
 # Steps where the person is at a crossroads: an unsure reading there gets a question ("Vill du att vi ringer dig?").
-CROSSROADS = ("menu", "ready", "relative", "about")
+CROSSROADS = (ConversationState.MENU, ConversationState.RELATIVE, ConversationState.ABOUT)
 # Steps inside a flow: only a sure reading leaves it, and never for the flow they are already in.
-INSIDE = {"apply.who": "apply", "apply.eligible": "apply", "apply.needs": "apply", "apply.summary": "apply",
-          "apply.contact": "apply", "call.window": "call"}  # fmt: skip
+INSIDE = {
+    ConversationState.APPLY_WHO: "apply",
+    ConversationState.APPLY_ELIGIBLE: "apply",
+    ConversationState.APPLY_NEEDS: "apply",
+    ConversationState.APPLY_SUMMARY: "apply",
+    ConversationState.APPLY_CONTACT: "apply",
+    ConversationState.CALL_WINDOW: "call",
+}
 LABELLED = ("call", "apply", "ask", "relative", "about")  # flows with a menu label to offer
 KEEP_FROM = 4  # a message of this many words says more than the wish itself: it is kept for staff ("imorgon efter 3")
 
@@ -37,7 +44,7 @@ def go(turn: Turn, flow: str, for_relative: bool, text: str, words: int) -> None
     kept = text[:300] if words >= KEEP_FROM else None
     if flow == "call":
         call.begin(turn, for_relative)
-        if kept and turn.state == "call.window":
+        if kept and turn.state == ConversationState.CALL_WINDOW:
             turn.data["call_wish"] = kept
     elif flow == "apply":
         apply.begin(turn, for_relative)

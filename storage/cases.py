@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Case
+from storage.models import Case, CaseState
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: they read as 1 and 0 on a phone
 
@@ -33,7 +33,7 @@ def open_case(
     """A new case with a unique code; the unique constraint, not a read, settles a clash."""
     for attempt in range(12):
         case = Case(
-            code=new_code(4 if attempt < 6 else 6), contact_id=contact_id, kind=kind, state="open", urgent=urgent,
+            code=new_code(4 if attempt < 6 else 6), contact_id=contact_id, kind=kind, state=CaseState.OPEN, urgent=urgent,
             relative=relative, summary=summary, due_at=due_at, created_at=now, updated_at=now,
         )  # fmt: skip
         try:
@@ -48,7 +48,7 @@ def open_case(
 
 def open_case_of(session: Session, contact_id: str, kinds: tuple[str, ...] | None = None) -> Case | None:
     """The contact's most recent case that is not closed."""
-    query = select(Case).where(Case.contact_id == contact_id, Case.state != "closed")
+    query = select(Case).where(Case.contact_id == contact_id, Case.state != CaseState.CLOSED)
     if kinds:
         query = query.where(Case.kind.in_(kinds))
     return session.scalar(query.order_by(Case.id.desc()).limit(1))
@@ -56,18 +56,18 @@ def open_case_of(session: Session, contact_id: str, kinds: tuple[str, ...] | Non
 
 def open_cases_of(session: Session, contact_id: str) -> list[Case]:
     """Every case of the contact that is not closed, newest first."""
-    query = select(Case).where(Case.contact_id == contact_id, Case.state != "closed").order_by(Case.id.desc())
+    query = select(Case).where(Case.contact_id == contact_id, Case.state != CaseState.CLOSED).order_by(Case.id.desc())
     return list(session.scalars(query))
 
 
 def claimed_case_of(session: Session, contact_id: str) -> Case | None:
     return session.scalar(
-        select(Case).where(Case.contact_id == contact_id, Case.state == "claimed").order_by(Case.id.desc()).limit(1)
+        select(Case).where(Case.contact_id == contact_id, Case.state == CaseState.CLAIMED).order_by(Case.id.desc()).limit(1)
     )
 
 
 def count_open(session: Session, kind: str) -> int:
-    return session.scalar(select(func.count()).select_from(Case).where(Case.kind == kind, Case.state == "open")) or 0
+    return session.scalar(select(func.count()).select_from(Case).where(Case.kind == kind, Case.state == CaseState.OPEN)) or 0
 
 
 def recent_waits(session: Session, kind: str, now: datetime, days: int = 90) -> list[timedelta]:

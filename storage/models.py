@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -62,13 +65,34 @@ class ChannelIdentity(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ConversationState(StrEnum):
+    """Where a person is in a flow (handlers/router.py has a flow for each); stored as the string value."""
+
+    NEW = "new"
+    CHOOSE_LANGUAGE = "choose_language"
+    MENU = "menu"
+    ASK = "ask"
+    ABOUT = "about"
+    RELATIVE = "relative"
+    APPLY_WHO = "apply.who"
+    APPLY_ELIGIBLE = "apply.eligible"
+    APPLY_NEEDS = "apply.needs"
+    APPLY_SUMMARY = "apply.summary"
+    APPLY_CONTACT = "apply.contact"
+    APPLY_TIMES = "apply.times"
+    CALL_WINDOW = "call.window"
+    PHONE = "phone"
+    ERASE_CONFIRM = "erase.confirm"
+    CHECKIN = "checkin"
+
+
 class Conversation(Base):
     """Where a contact is in a flow, and what they have answered so far (encrypted JSON)."""
 
     __tablename__ = "conversations"
 
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(64), default="new")
+    state: Mapped[str] = mapped_column(String(64), default=ConversationState.NEW)
     data: Mapped[str] = mapped_column(EncryptedText(), default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -96,6 +120,68 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class CaseKind(StrEnum):
+    """What a case asks of staff; set when it is opened and never changed."""
+
+    QUESTION = "question"
+    APPLICATION = "application"  # becomes a participant's case when staff enrol it
+    CALL = "call"
+    DANGER = "danger"
+    CHECKIN = "checkin"  # an answer to a check-in or an outreach that staff should see
+
+
+class CaseState(StrEnum):
+    """Open until someone claims it (claim, reply, acknowledge); open again on release or a call's new time; closed
+    with outcomes, for good."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    """What became of a case: the outcomes staff close with, a call's outcome, and an answered question. A case stores
+    one or more of them joined by "+" ("housing+income")."""
+
+    HOUSING = "housing"
+    INCOME = "income"
+    OCCUPATION = "occupation"
+    REFERRED = "referred"
+    WITHDREW = "withdrew"
+    NO_CONTACT = "no_contact"
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    NEW_TIME = "new_time"  # a call's outcome only: the case opens again and the person picks a new time
+    ANSWERED = "answered"  # a question staff have answered
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """Case.details decoded: what the person gave for staff (an application's needs, contact way and times; a call's
+    window; the phone they consented to share; their own first words) and the area staff recorded. A key not named
+    here is not read, and not kept when the details are written back: add a field for anything new."""
+
+    needs: tuple[str, ...] = ()
+    contact_way: str | None = None
+    times: str | None = None
+    phone: str | None = None
+    wrote: str | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+    area: str | None = None
+
+    @classmethod
+    def of(cls, stored: str | None) -> CaseDetails:
+        raw = json.loads(stored) if stored else {}
+        known = {name: raw[name] for name in cls.__dataclass_fields__ if raw.get(name) is not None}
+        return cls(**{**known, "needs": tuple(known.get("needs", ()))})
+
+    def dumps(self) -> str:
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return json.dumps({name: list(value) if name == "needs" else value for name, value in values.items() if value},
+                          ensure_ascii=False)  # fmt: skip
+
+
 class Case(Base):
     """Something staff must act on; outlives an erased contact as anonymous counts."""
 
@@ -104,14 +190,14 @@ class Case(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(12), unique=True)
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # question, application, call, danger, checkin
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open, claimed, closed
+    kind: Mapped[str] = mapped_column(String(16))  # a CaseKind
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.OPEN)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     relative: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[str | None] = mapped_column(EncryptedText())
     notes: Mapped[str | None] = mapped_column(EncryptedText())
     assigned_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
-    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # Outcome values joined by "+"
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     details: Mapped[str | None] = mapped_column(EncryptedText())  # JSON: needs, contact way, call window, phone
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -206,6 +292,35 @@ class OutboxItem(Base):
     error: Mapped[str | None] = mapped_column(String(200))
 
 
+class AuditAction(StrEnum):
+    """What an audit row records: staff actions on cases, the workspace and the team, and logins."""
+
+    ACKNOWLEDGED = "acknowledged"
+    AREA_SET = "area_set"
+    CALL_OUTCOME = "call_outcome"
+    CHECKIN_SCHEDULE = "checkin_schedule"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+    ENROLLED = "enrolled"
+    HANDED_OVER = "handed_over"
+    INCIDENT_PREVIEW = "incident_preview"
+    INCIDENT_CONFIRMED = "incident_confirmed"
+    INCIDENT_CANCELLED = "incident_cancelled"
+    NOTED = "noted"
+    NUMBER_SHOWN = "number_shown"
+    OUTREACH_CONSENT = "outreach_consent"
+    RELEASED = "released"
+    REPLIED = "replied"
+    VIEWED = "viewed"
+    REFUSED = "refused"
+    STAFF_ADDED = "staff_added"
+    STAFF_REMOVED = "staff_removed"
+    LOGGED_IN = "logged_in"
+    LOGGED_OUT = "logged_out"
+    VIEWED_TRANSCRIPT = "viewed_transcript"
+    EXPORTED_NUMBERS = "exported_numbers"
+
+
 class AuditEvent(Base):
     """Append-only record of who did what to which case; no personal data in it."""
 
@@ -214,7 +329,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))  # an AuditAction
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(String(400))
 
@@ -231,6 +346,16 @@ class ProcessedUpdate(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CheckinState(StrEnum):
+    """A check-in schedule: active (sending when due); paused or stopped by staff (/incheckning K-… paus, stopp, fortsätt
+    makes it active again); stopped when the person can no longer be reached; done after a one-off date has passed."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    DONE = "done"
+
+
 class CheckinSchedule(Base):
     """When a participant gets their check-in: a rule in local wall-clock time and the next due moment in UTC."""
 
@@ -240,7 +365,7 @@ class CheckinSchedule(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     rule: Mapped[str] = mapped_column(String(200))  # JSON: {"kind": "weekly", "weekday": 0, "time": "10:00", "every": 1, "anchor": "…"}
-    state: Mapped[str] = mapped_column(String(12), default="active")  # active, paused, stopped, done
+    state: Mapped[str] = mapped_column(String(12), default=CheckinState.ACTIVE)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -250,6 +375,15 @@ class CheckinSchedule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class IncidentState(StrEnum):
+    """An outreach: a draft until the lead confirms (sending) or cancels; done once all of it is queued and sent."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 class Incident(Base):
     """An outreach after a violent event: who asked, which area, and how it is going (counts only)."""
 
@@ -257,7 +391,7 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     area: Mapped[str | None] = mapped_column(String(60))
-    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft, sending, done, cancelled
+    state: Mapped[str] = mapped_column(String(12), default=IncidentState.DRAFT)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Case
+from storage.models import Case, CaseKind, CaseState, Outcome
 
-KINDS = ("question", "application", "call", "danger", "checkin")
-SUCCESS = ("housing", "income", "occupation")
+KINDS = tuple(CaseKind)
+SUCCESS = (Outcome.HOUSING, Outcome.INCOME, Outcome.OCCUPATION)
 
 
 def report(session: Session, now: datetime) -> dict:
@@ -30,13 +30,13 @@ def report(session: Session, now: datetime) -> dict:
 
     open_cases = {kind: {"open": 0, "claimed": 0} for kind in kinds}
     for row in rows:
-        if row.state in ("open", "claimed"):
+        if row.state in (CaseState.OPEN, CaseState.CLAIMED):
             open_cases[row.kind][row.state] += 1
 
     queue = {kind: _queue_times([row for row in rows if row.kind == kind], now) for kind in kinds}
     queue["all"] = _queue_times(rows, now)
 
-    closed = [row for row in rows if row.state == "closed"]
+    closed = [row for row in rows if row.state == CaseState.CLOSED]
     outcomes = {name: sum(1 for row in closed if name in (row.outcome or "").split("+")) for name in SUCCESS}
     successful = sum(1 for row in closed if set((row.outcome or "").split("+")) & set(SUCCESS))
     first = min((row.created_at for row in rows), default=None)

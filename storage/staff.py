@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.crypto import active_keyring, normalise_phone
-from storage.models import AuditEvent, Staff
+from storage.models import AuditAction, AuditEvent, Staff
 
 
 def telegram_hash(telegram_id: str | int) -> str:
@@ -50,7 +50,9 @@ def find_staff(session: Session, name_or_id: str) -> Staff | None:
     return session.scalar(query.where(Staff.name == name_or_id))
 
 
-def audit(session: Session, *, actor: str, action: str, now: datetime, case_id: int | None = None, detail: str | None = None) -> None:
+def audit(
+    session: Session, *, actor: str, action: AuditAction, now: datetime, case_id: int | None = None, detail: str | None = None
+) -> None:
     """Append to the audit trail. `detail` must hold no personal data: codes, states, outcomes only."""
     session.add(AuditEvent(at=now, actor=actor[:80], action=action[:40], case_id=case_id, detail=(detail or None) and detail[:400]))
 

@@ -9,8 +9,8 @@ from starlette.datastructures import FormData
 
 from handlers import desk as desks
 from handlers import incident
-from handlers.desk import OUTCOMES, Desk
-from storage.models import Case
+from handlers.desk import CALL_OUTCOMES, OUTCOMES, Desk
+from storage.models import AuditAction, Case, CaseState
 
 MAX_TEXT = 2000
 
@@ -58,15 +58,20 @@ def _note(desk: WebDesk, case: Case, form: FormData) -> str | None:
     return None
 
 
-def _enrol(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+def _enrol(desk: WebDesk, case: Case, form: FormData) -> str | None:
     if case.enrolled_at is not None:
         return f"{case.code} är redan deltagare."
-    desks.enrol(desk, case)
+    desks.enrol(desk, case, (form.get("area") or "").strip()[:60] or None)
+    return None
+
+
+def _area(desk: WebDesk, case: Case, form: FormData) -> str | None:
+    desks.set_area(desk, case, (form.get("area") or "")[:60])
     return None
 
 
 def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
-    if case.state == "closed":
+    if case.state == CaseState.CLOSED:
         return f"{case.code} är redan avslutat."
     outcomes = [outcome for outcome in OUTCOMES if outcome in form.getlist("outcome")]
     if not outcomes:
@@ -90,7 +95,7 @@ def _handover(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 def _call(desk: WebDesk, case: Case, form: FormData) -> str | None:
     outcome = form.get("outcome") or ""
-    if outcome not in ("reached", "no_answer", "new_time"):
+    if outcome not in CALL_OUTCOMES:
         return "Välj hur samtalet gick."
     desks.call_outcome(desk, case, outcome)
     return None
@@ -105,7 +110,7 @@ def _checkin(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 
 CASE_ACTIONS: dict[str, Callable[[WebDesk, Case, FormData], str | None]] = {
-    "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "close": _close,
+    "claim": _claim, "release": _release, "reply": _reply, "note": _note, "enrol": _enrol, "area": _area, "close": _close,
     "number": _number, "handover": _handover, "call": _call, "checkin": _checkin,
 }  # fmt: skip
 
@@ -125,12 +130,15 @@ def _incident(desk: WebDesk, form: FormData) -> str | None:
     """Preview and confirm in one step: the page shows the message and asks for the tick first."""
     if form.get("confirm") != "yes":
         return "Kryssa i att du har läst meddelandet och vill skicka det."
-    area = (form.get("area") or "").strip()[:60] or None
+    typed = (form.get("area") or "").strip()[:60]
+    area = desk.profile.unit.area_named(typed) if typed else None
+    if typed and area is None:
+        return desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas))
     draft = incident.preview(desk.session, desk.catalogue, desk.staff.id, area, desk.now)
     if draft is None:
         return "Det finns inga aktiva deltagare att skicka till."
     incident.decide(desk.session, desk.catalogue, draft.id, True, desk.now)
-    desk.audit("incident_confirmed", detail=f"incident {draft.id} from the dashboard")
+    desk.audit(AuditAction.INCIDENT_CONFIRMED, detail=f"incident {draft.id} from the dashboard")
     return f"Utskicket har börjat: {draft.recipients} mottagare."
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.crypto import active_keyring
-from storage.models import LoginFailure, Staff, StaffSession
+from storage.models import AuditAction, LoginFailure, Staff, StaffSession
 from storage.staff import audit
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def log_in(session: Session, name: str, password: str, address: str, now: dateti
     token = secrets.token_urlsafe(32)  # 32 random bytes
     session.add(StaffSession(token_hash=token_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
                              created_at=now, last_seen_at=now))  # fmt: skip
-    audit(session, actor=f"staff:{staff.id}:{staff.name}", action="logged_in", now=now, detail="dashboard")
+    audit(session, actor=f"staff:{staff.id}:{staff.name}", action=AuditAction.LOGGED_IN, now=now, detail="dashboard")
     log.info("dashboard login (staff %s)", staff.id)
     return LoginResult(token=token, device=device_cookie(name))
 
@@ -200,7 +200,7 @@ def log_out(session: Session, token: str | None, now: datetime | None = None) ->
     staff = session.get(Staff, row.staff_id)
     session.delete(row)
     if now is not None and staff is not None:
-        audit(session, actor=f"staff:{staff.id}:{staff.name}", action="logged_out", now=now, detail="dashboard")
+        audit(session, actor=f"staff:{staff.id}:{staff.name}", action=AuditAction.LOGGED_OUT, now=now, detail="dashboard")
 
 
 def end_sessions_of(session: Session, staff_id: int) -> int:

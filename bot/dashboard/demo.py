@@ -14,7 +14,7 @@ from bot.channels.base import InboundMessage
 from bot.dashboard.auth import hash_password, verify_password
 from handlers.turn import Inbound
 from storage.db import owner_only_folder
-from storage.models import Message, Staff
+from storage.models import AuditAction, Message, Staff
 from storage.staff import add_staff, audit
 
 DEMO_NAME = "Demo"
@@ -34,7 +34,7 @@ def demo_staff(sessions: sessionmaker[Session], path: Path, now: datetime) -> tu
         member = session.scalar(select(Staff).where(Staff.name == DEMO_NAME, Staff.removed_at.is_(None)))
         if member is None:
             member = add_staff(session, name=DEMO_NAME, role="lead", now=now, signoff=DEMO_NAME)
-            audit(session, actor="demo", action="staff_added", now=now, detail=f"staff:{member.id} role lead")
+            audit(session, actor="demo", action=AuditAction.STAFF_ADDED, now=now, detail=f"staff:{member.id} role lead")
         if not verify_password(member.password_hash, password):  # a new database, or the file was replaced
             member.password_hash = hash_password(password)
     return DEMO_NAME, password

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import logging
 import math
 import re
@@ -37,7 +36,7 @@ from bot.web import origin_of
 from handlers import desk as desks
 from handlers.desk import OUTCOMES, humanise
 from handlers.triage import NORMAL, assess
-from storage.models import Case, Message, OutboxItem, Staff
+from storage.models import AuditAction, Case, CaseDetails, CaseState, Message, OutboxItem, Staff
 from storage.report import report, report_rows
 from storage.staff import active_staff, add_staff, audit
 
@@ -259,7 +258,8 @@ class Dashboard:
 
     async def queue_page(self, _request: Request, _form: FormData, viewer: Viewer) -> Response:
         rows = await self._db(self._queue_rows, viewer, self.clock.now())
-        return self._render("queue.html", viewer, rows=rows, incident_text=self.catalogue.text("sv", "checkin.incident"))
+        return self._render("queue.html", viewer, rows=rows, incident_text=self.catalogue.text("sv", "checkin.incident"),
+                            areas=self.profile.unit.areas)  # fmt: skip
 
     def _queue_rows(self, session: Session, viewer: Viewer, now: datetime) -> list[dict[str, Any]]:
         names = {member.id: member.name for member in session.scalars(select(Staff))}
@@ -290,9 +290,9 @@ class Dashboard:
 
     def _case_view(self, session: Session, viewer: Viewer, code: str, now: datetime) -> dict[str, Any]:
         case = _find_case(session, code)
-        audit(session, actor=_actor(viewer), action="viewed_transcript", now=now, case_id=case.id)
+        audit(session, actor=_actor(viewer), action=AuditAction.VIEWED_TRANSCRIPT, now=now, case_id=case.id)
         holder = session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
-        details = json.loads(case.details) if case.details else {}
+        details = CaseDetails.of(case.details)
         transcript = []
         if case.contact_id:
             rows = session.execute(
@@ -302,16 +302,17 @@ class Dashboard:
             transcript = [{"mine": message.direction == "in", "at": message.created_at, "text": message.body or f"({message.kind})",
                            "channel": message.channel, "status": status} for message, status in rows]  # fmt: skip
         same_person = session.scalars(select(Case.code).where(
-            Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != "closed", Case.id != case.id
+            Case.contact_id == case.contact_id, Case.contact_id.is_not(None), Case.state != CaseState.CLOSED, Case.id != case.id
         ).order_by(Case.id)).all()  # fmt: skip
         return {
             "alarm": _alarm(case, transcript), "same_person": same_person,
             "case": case, "kind": KIND_LABELS.get(case.kind, case.kind), "state": STATE_LABELS.get(case.state, case.state),
             "holder": holder.name if holder else None, "mine": holder is not None and holder.id == viewer.staff_id,
             "waited": humanise((case.closed_at or now) - case.created_at),
-            "overdue": bool(case.due_at and case.due_at < now and case.state != "closed"),
-            "needs": [NEED_LABELS.get(need, need) for need in details.get("needs") or []], "contact_way": details.get("contact_way"),
-            "times": details.get("times"), "has_phone": bool(details.get("phone")),
+            "overdue": bool(case.due_at and case.due_at < now and case.state != CaseState.CLOSED),
+            "area": details.area, "areas": self.profile.unit.areas,
+            "needs": [NEED_LABELS.get(need, need) for need in details.needs], "contact_way": details.contact_way,
+            "times": details.times, "has_phone": bool(details.phone),
             "notes": (case.notes or "").splitlines(), "transcript": transcript,
             "outcome": " + ".join(OUTCOME_LABELS.get(part, part) for part in (case.outcome or "").split("+") if part),
             "outcomes": [(key, OUTCOME_LABELS[key]) for key in OUTCOMES],
@@ -357,7 +358,7 @@ class Dashboard:
         now = self.clock.now()
 
         def work(session: Session) -> dict:
-            audit(session, actor=_actor(viewer), action="exported_numbers", now=now)
+            audit(session, actor=_actor(viewer), action=AuditAction.EXPORTED_NUMBERS, now=now)
             return report(session, now)
 
         buffer = io.StringIO()
@@ -396,7 +397,7 @@ class Dashboard:
                               f"Det finns redan någon som heter {name}. Lägg till ett efternamn eller en initial.")  # fmt: skip
             member = add_staff(session, name=name, role=role, now=now, signoff=signoff)
             member.password_hash = password_hash
-            audit(session, actor=_actor(viewer), action="staff_added", now=now, detail=f"staff:{member.id} role {member.role}")
+            audit(session, actor=_actor(viewer), action=AuditAction.STAFF_ADDED, now=now, detail=f"staff:{member.id} role {member.role}")
             auth.flash(session, viewer, f"{member.name} är tillagd och kan logga in.")
 
         await self._db(work)
@@ -413,7 +414,8 @@ class Dashboard:
                 raise Refusal(404, "Personen finns inte", "Den personen finns inte i teamet längre. Gå tillbaka till teamet.")
             member.removed_at = now
             ended = auth.end_sessions_of(session, member.id)
-            audit(session, actor=_actor(viewer), action="staff_removed", now=now, detail=f"staff:{member.id} sessions ended {ended}")
+            detail = f"staff:{member.id} sessions ended {ended}"
+            audit(session, actor=_actor(viewer), action=AuditAction.STAFF_REMOVED, now=now, detail=detail)
             auth.flash(session, viewer, f"{member.name} är borttagen och utloggad.")
 
         await self._db(work)

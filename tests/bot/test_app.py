@@ -281,3 +281,32 @@ def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tm
     # Why it was away is kept (the driver's class and message, which name the server, never a row) and nothing of the text.
     assert away and away[0].startswith("database unavailable (OperationalError: ") and "POST /chat/api/send" in away[0]
     assert "är ni där" not in caplog.text
+
+
+def test_utvag_timezone_sets_the_zone_of_office_hours_and_check_in_schedules(tmp_path, keys, clock):
+    from datetime import UTC, datetime
+
+    from bot.app import Runtime
+    from bot.settings import load_settings
+    from handlers import calendar, schedule
+    from tests.runner import free_port
+
+    def runtime(**zone: str) -> Runtime:
+        settings = load_settings(secret_keys=keys.secret, pseudonym_key=keys.pseudonym, http_port=free_port(),
+                                 database_url=f"sqlite:///{tmp_path}/{len(zone)}.db", **zone)  # fmt: skip
+        return Runtime(settings, clock)
+
+    def weekly_at_ten(profile) -> datetime:
+        return schedule.next_due(schedule.parse_rule("varje onsdag 10:00", clock.now(), profile), clock.now(), profile)
+
+    stockholm, new_york = runtime(), runtime(timezone="America/New_York")
+    try:
+        assert stockholm.profile.office_hours.timezone == "Europe/Stockholm"  # unset: the profile's zone
+        assert calendar.is_open(stockholm.profile, clock.now())  # Tuesday 11:00 in Stockholm
+        assert weekly_at_ten(stockholm.profile) == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+        assert new_york.profile.office_hours.timezone == "America/New_York"
+        assert not calendar.is_open(new_york.profile, clock.now())  # 05:00 in New York
+        assert weekly_at_ten(new_york.profile) == datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    finally:
+        stockholm.db.dispose()
+        new_york.db.dispose()

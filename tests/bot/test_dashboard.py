@@ -404,6 +404,44 @@ def test_claim_reply_note_enrol_and_close_go_through_the_desk(runtime):
         assert numbers["outcomes"]["successful_share"] == 1.0
 
 
+def apply(runtime, visitor: str) -> Case:
+    """A person applies for support in the web chat, through the real engine."""
+    for step, (key, text) in enumerate([(None, "/start"), *SAMPLES["application-housing"]]):
+        content = Inbound(kind="start", text=text) if step == 0 else Inbound(kind="choice", choice=key, text=text)
+        runtime.engine.accept(InboundMessage("webchat", f"{visitor}:{step}", visitor, content))
+        runtime.engine.process_pending()
+    with runtime.sessions() as session:
+        return session.scalars(select(Case).order_by(Case.id.desc())).first()
+
+
+def test_the_area_is_recorded_at_enrolment_and_on_the_case_and_an_area_outreach_reaches_only_it(runtime):
+    grimsta, vinsta, elsewhere = (apply(runtime, f"visitor-area-{n}-aaaaaaaaaaaaaaa") for n in range(3))
+    client = browser(runtime)
+    log_in(client, "Sara", SARA_PASSWORD)
+    csrf = token(client.get(f"/staff/case/{grimsta.code}").text)
+    act = lambda case, action, **data: client.post(f"/staff/case/{case.code}/{action}", data={"csrf": csrf, **data})  # noqa: E731
+    act(grimsta, "enrol", area="Grimsta")
+    page = client.get(f"/staff/case/{grimsta.code}").text
+    assert flash(page) == f"{grimsta.code} är nu deltagare." and re.search(r'id="case-area">Grimsta<', page)
+    act(vinsta, "enrol")  # the area left for later, then chosen on the case page
+    act(vinsta, "area", area="Vinsta")
+    assert flash(client.get(f"/staff/case/{vinsta.code}").text) == f"{vinsta.code} bor i Vinsta."
+    act(elsewhere, "enrol", area="Grimsta")
+    act(elsewhere, "area", area="Rinkeby")  # not one of the unit's areas: nothing changes
+    assert flash(client.get(f"/staff/case/{elsewhere.code}").text).startswith("Det området har enheten inte.")
+    act(elsewhere, "area", area="Råcksta")  # moved
+    assert '<option value="Grimsta">Grimsta</option>' in client.get("/staff").text  # the queue page offers the unit's areas
+    client.post("/staff/do/incident", data={"csrf": csrf, "confirm": "yes", "area": "Rinkeby"})
+    assert flash(client.get("/staff").text).startswith("Det området har enheten inte.")
+    client.post("/staff/do/incident", data={"csrf": csrf, "confirm": "yes", "area": "Grimsta"})
+    assert flash(client.get("/staff").text) == "Utskicket har börjat: 1 mottagare."
+    runtime.engine.scheduled_work(timedelta(minutes=5), None)
+    with runtime.sessions() as session:
+        reached = session.scalars(select(OutboxItem.contact_id).where(OutboxItem.kind == "incident")).all()
+        assert reached == [grimsta.contact_id]
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "area_set")) == 4
+
+
 def test_someone_elses_case_cannot_be_released(runtime):
     case = ask(runtime)
     sara, omar = browser(runtime), browser(runtime)

@@ -18,7 +18,7 @@ from handlers.catalogue import Catalogue
 from handlers.profile import load_profile
 from handlers.turn import Inbound
 from storage.cases import open_case
-from storage.models import Case, Contact, Incident, OutboxItem
+from storage.models import AuditEvent, Case, Contact, Incident, OutboxItem
 from tests.handlers.test_checkins import applied, participant
 from tests.handlers.test_desk import Group, team  # noqa: F401 (fixture)
 
@@ -213,15 +213,46 @@ def test_an_outreach_to_one_area_goes_to_that_area_only_in_chunks(engine, db, gr
         cases = session.scalars(select(Case).order_by(Case.id)).all()
         chosen = [cases[n] for n in (0, 4, 5, 17, 30, 39)]
         for case in chosen:
-            case.details = '{"area": "Rinkeby"}'
+            case.details = '{"area": "Vällingby"}'
         in_area = {case.contact_id for case in chosen}
-    incident_id, preview = press_incident(group, db, area="rinkeby")
-    assert preview.startswith("Incidentutskick till 6 deltagare i rinkeby.")
+    incident_id, preview = press_incident(group, db, area="vallingby")
+    assert preview.startswith("Incidentutskick till 6 deltagare i Vällingby.")
     assert group.do("111", choice=f"incident:{incident_id}:confirm") == ["Utskicket har börjat: 6 mottagare."]
     assert len(outreach(db)) == 2
     assert tick(engine)["incident_queued"] == 4
     people = outreach(db)
     assert set(people) == in_area and set(people.values()) == {1}
+
+
+def test_staff_record_each_participant_s_area_and_an_outreach_to_one_area_reaches_only_them(engine, db, group, clock):
+    named, named_code = applied(engine, db, address="51")
+    group.posts()  # the application's alert
+    (enrolled, area_set) = group.do("111", f"/inskriv {named_code} vällingby")  # named with the enrolment
+    assert (enrolled, area_set) == (f"{named_code} är nu deltagare.", f"{named_code} bor i Vällingby.")
+    picked, picked_code = applied(engine, db, address="52")
+    group.posts()
+    (asked,) = group.do("111", f"/inskriv {picked_code}")  # not named: asked, with a button for each area
+    assert asked == (f"{picked_code} är nu deltagare. Vilket område bor {picked_code} i? "
+                     f"Välj, eller skriv /område {picked_code} och området.")
+    assert group.do("111", choice=f"area:{picked_code}:1") == [f"{picked_code} bor i Vällingby."]
+    moved, moved_code = participant(engine, db, group, address="53")
+    group.do("111", f"/område {moved_code} Vällingby")
+    assert group.do("111", f"/område {moved_code} Grimsta") == [f"{moved_code} bor i Grimsta."]  # moved: the case says so
+    assert group.do("111", f"/arende {moved_code}")[0].startswith(f"{moved_code} ansökan, taget, bor i Grimsta\n")
+    unknown = "Det området har enheten inte. Välj ett av: Hässelby, Vällingby, Grimsta, Råcksta, Vinsta."
+    assert group.do("111", f"/område {moved_code} Rinkeby") == [unknown]
+    participant(engine, db, group, address="54")  # no area recorded
+    assert group.do("111", "/incident Rinkeby") == [unknown]
+    incident_id, preview = press_incident(group, db, area="Vallingby")
+    assert preview.startswith("Incidentutskick till 2 deltagare i Vällingby.")
+    assert group.do("111", choice=f"incident:{incident_id}:confirm") == ["Utskicket har börjat: 2 mottagare."]
+    tick(engine)
+    assert set(outreach(db)) == {named.contact_id, picked.contact_id}
+    with db.sessions() as session:
+        codes = session.scalars(select(Case.code).join(AuditEvent, AuditEvent.case_id == Case.id)
+                                .where(AuditEvent.action == "area_set")).all()  # fmt: skip
+        assert sorted(codes) == sorted([named_code, picked_code, moved_code, moved_code])
+        assert all(event.detail is None for event in session.scalars(select(AuditEvent).where(AuditEvent.action == "area_set")))
 
 
 def test_a_person_with_two_cases_gets_one_message(engine, db, group, clock):

@@ -119,6 +119,30 @@ def test_places_in_the_area_are_recognised_however_they_are_typed() -> None:
     assert not unit.covers("")
 
 
+def test_an_area_is_found_in_the_units_list_however_it_is_typed() -> None:
+    unit = load_profile().unit
+    assert unit.areas == ["Hässelby", "Vällingby", "Grimsta", "Råcksta", "Vinsta"]
+    assert unit.area_named("vallingby") == "Vällingby"
+    assert unit.area_named(" RÅCKSTA ") == "Råcksta"
+    assert unit.area_named("Rinkeby") is None
+    assert unit.area_named("") is None
+
+
+def test_an_area_listed_twice_is_refused(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, '"Grimsta", "Råcksta"', '"Grimsta", "grimsta"')
+    assert refusal(path).startswith(f"The profile {path} is malformed: unit.areas grimsta is there twice")
+
+
+def test_an_empty_area_list_is_refused(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, 'areas = ["Hässelby", "Vällingby", "Grimsta", "Råcksta", "Vinsta"]', "areas = []")
+    assert refusal(path).startswith(f"The profile {path} is malformed: unit.areas ")
+
+
+def test_a_leftover_sms_keywords_section_is_refused_because_nothing_reads_it(tmp_path: Path) -> None:
+    path = profile_with(tmp_path, "[whatsapp]", '[sms_keywords]\nstop = ["SLUTA"]\n\n[whatsapp]')
+    assert "[sms_keywords] is not read: delete that section" in refusal(path)
+
+
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
     path = profile_with(tmp_path, 'short_name = "SIG"\n', "")
     assert refusal(path) == f"The profile {path} is malformed: unit.short_name is missing."
@@ -174,6 +198,11 @@ def test_a_misspelt_placeholder_is_refused_before_a_person_sees_it(tmp_path: Pat
     path = profile_with(tmp_path, "väntetiden ungefär {wait} dagar", "väntetiden ungefär {wiat} dagar")
     message = refusal(path)
     assert message.startswith(f"The profile {path} is malformed: faq[5].answer uses {{wiat}} in sv, which the code cannot fill")
+
+
+def test_the_operator_s_time_zone_replaces_the_profile_s() -> None:
+    assert load_profile(timezone="Europe/Helsinki").office_hours.timezone == "Europe/Helsinki"
+    assert load_profile(timezone=None).office_hours.timezone == "Europe/Stockholm"
 
 
 def test_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
