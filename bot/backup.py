@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 
+from bot.files import create_private
 from bot.scheduler import lock_key_for
 from storage.db import DatabaseMissing, make_engine, sqlite_path, upgrade
 from storage.models import Base
@@ -91,13 +92,11 @@ def holds_data(engine: Engine) -> bool:
 
 def _private_file(path: Path) -> int:
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return create_private(path)
     except FileExistsError:
         raise BackupError(f"{path} exists (an interrupted backup?): remove it and try again.") from None
     except OSError as exc:
         raise BackupError(f"{path} cannot be written ({exc.strerror}): check the folder and that you may write there.") from None
-    os.fchmod(descriptor, 0o600)  # the umask can only take bits away; be sure
-    return descriptor
 
 
 # -- SQLite ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import envfile
+from bot.files import create_private
 from bot.settings import VAR, Settings, SettingsError, load_settings
 from handlers.profile import ProfileError
 from storage.crypto import new_pseudonym_key, new_secret_key
@@ -246,12 +247,11 @@ def keys_command(args: argparse.Namespace) -> int:
 def write_private(path: Path, text: str) -> None:
     """A new file readable and writable by its owner alone, whatever the umask; never over an existing one."""
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = create_private(path)
     except FileExistsError:
         raise SettingsError(f"{path} exists already: keys are never overwritten; choose a new file or move the old one away.") from None
     except OSError as exc:
         raise SettingsError(f"{path} cannot be written ({exc.strerror}): check the folder and that you may write there.") from None
-    os.fchmod(descriptor, 0o600)  # O_CREAT's mode passes through the umask, which can only take bits away; be sure
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
 
