@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz
+from rapidfuzz.process import extractOne
 from sqlalchemy import case as sql_case
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,7 +19,7 @@ from handlers.profile import Profile
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
 from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
-from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
+from storage.outbox import ANSWERABLE, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
 CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
@@ -68,53 +70,93 @@ def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: 
     elif action.text.startswith("/"):
         _command(desk, action.text)
     elif action.reply_to:
-        cases = _cases_of_post(session, action.reply_to)
-        if len(cases) == 1:
-            relay(desk, cases[0], action.text)
-        elif len(cases) > 1:
-            desk.post(desk.t("staff.reply_which"))
+        answer_post(desk, action.reply_to, action.text)
+
+
+def answer_post(desk: Desk, provider_message_id: str, text: str) -> None:
+    """A reply in Telegram to one of the bot's posts. Only a reply to an alert or to what a person wrote may reach
+    them: a reply to anything else the bot posted (a note's confirmation, a queue) is refused, never relayed. A reply
+    to a colleague's message is their conversation, not ours: nothing happens."""
+    posts = desk.session.execute(select(OutboxItem.case_id, OutboxItem.kind).where(
+        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id)).all()  # fmt: skip
+    if not posts:
+        return
+    answerable = {case_id for case_id, kind in posts if case_id is not None and kind in ANSWERABLE}
+    if len(answerable) > 1:
+        desk.post(desk.t("staff.reply_which"))
+        return
+    case = desk.session.get(Case, answerable.pop()) if answerable else None
+    if case is None:
+        about = {case_id for case_id, _ in posts if case_id is not None}
+        code = desk.session.scalar(select(Case.code).where(Case.id == about.pop())) if len(about) == 1 else None
+        desk.post(desk.t("staff.reply_not_answerable", code=code or "K-7F3A"))
+        return
+    relay(desk, case, text)
+
+
+# Every command and the words it answers to; the first is the one staff are shown. A Swede types "kö", "nästa".
+COMMANDS = {
+    "queue": ("/ko", "/kö", "/queue"), "mine": ("/mina", "/mine"), "next": ("/nasta", "/nästa", "/next"),
+    "case": ("/arende", "/ärende", "/case"), "reply": ("/svara", "/reply"), "note": ("/notera", "/note"),
+    "enrol": ("/inskriv", "/enrol", "/enroll"), "checkin": ("/incheckning", "/checkin"),
+    "incident": ("/incident", "/händelse"), "contact": ("/kontakta", "/contact"), "close": ("/avsluta", "/close"),
+}  # fmt: skip
+NEEDS_CODE = ("case", "reply", "note", "enrol", "checkin", "close")
 
 
 def _command(desk: Desk, text: str) -> None:
-    command, _, rest = text.strip().partition(" ")
-    command = command.split("@", 1)[0].lower()  # /ko@utvag_bot in groups
+    word, _, rest = text.strip().partition(" ")
+    word = word.split("@", 1)[0].lower()  # /ko@utvag_bot in groups
+    command = next((name for name, words in COMMANDS.items() if word in words), None)
     code_match = CODE.search(rest)
     case = _case(desk.session, code_match.group(0)) if code_match else None
     after_code = rest[code_match.end():].strip() if code_match else rest.strip()
-    if command in ("/ko", "/queue"):
+    if command is None:
+        _unknown_command(desk, word)
+    elif command in NEEDS_CODE and code_match and case is None:
+        _unknown_case(desk, code_match.group(0))  # a code that looks right but is no case: say so, not how to write it
+    elif command == "queue":
         show_queue(desk)
-    elif command in ("/nasta", "/nästa", "/next"):
+    elif command == "mine":
+        show_mine(desk)
+    elif command == "next":
         take_next(desk)
-    elif command in ("/arende", "/ärende", "/case"):
-        show_case(desk, case) if case else _unknown_case(desk, rest)
-    elif command in ("/svara", "/reply"):
+    elif command == "case":
+        show_case(desk, case) if case else desk.post(desk.t("staff.usage_case"))
+    elif command == "reply":
         if case is None or not after_code:
             desk.post(desk.t("staff.usage_reply"))
         else:
             relay(desk, case, after_code)
-    elif command in ("/notera", "/note"):
+    elif command == "note":
         if case is None or not after_code:
             desk.post(desk.t("staff.usage_note"))
         else:
             add_note(desk, case, after_code)
-    elif command in ("/inskriv", "/enrol", "/enroll"):
-        enrol(desk, case) if case else _unknown_case(desk, rest)
-    elif command in ("/incheckning", "/checkin"):
+    elif command == "enrol":
+        enrol(desk, case) if case else desk.post(desk.t("staff.usage_enrol"))
+    elif command == "checkin":
         set_checkin(desk, case, after_code) if case else desk.post(desk.t("staff.checkin.usage", problem=""))
-    elif command in ("/incident", "/händelse"):
+    elif command == "incident":
         incident.preview(desk.session, desk.catalogue, desk.staff.id, rest.strip() or None, desk.now)
         desk.audit("incident_preview", detail=f"area {rest.strip()[:40]}" if rest.strip() else "all participants")
-    elif command in ("/kontakta", "/contact"):
+    elif command == "contact":
         start_outreach_contact(desk, rest)
-    elif command in ("/avsluta", "/close"):
+    elif command == "close":
         if case is None:
-            _unknown_case(desk, rest)
+            desk.post(desk.t("staff.usage_close"))
         elif after_code:
             close(desk, case, _outcome_from_words(after_code))
         else:
             desk.post(desk.t("staff.close_pick", code=case.code), _outcome_buttons(desk, case), case)
-    else:
-        desk.post(desk.t("staff.unknown_command"))
+
+
+def _unknown_command(desk: Desk, word: str) -> None:
+    """What was typed, the nearest command if it is a near miss ("/svar", "/notra"), and every command."""
+    words = [spelling for spellings in COMMANDS.values() for spelling in spellings]
+    near = extractOne(word, words, scorer=fuzz.ratio, score_cutoff=60)
+    suggestion = desk.t("staff.did_you_mean", command=near[0]) if near else ""
+    desk.post(desk.t("staff.unknown_command", command=word[:30], suggestion=suggestion, commands=desk.t("staff.commands")))
 
 
 def is_row_id(text: str) -> bool:
@@ -174,6 +216,15 @@ def show_queue(desk: Desk) -> None:
     desk.post("\n".join(lines), buttons)
 
 
+def show_mine(desk: Desk) -> None:
+    """The cases this worker holds, in queue order: what they have promised to do."""
+    mine = [case for case in queue(desk.session) if case.state == "claimed" and case.assigned_staff_id == desk.staff.id]
+    if not mine:
+        desk.post(desk.t("staff.mine_empty"))
+        return
+    desk.post("\n".join([desk.t("staff.mine_title", count=len(mine))] + [_line(desk, case) for case in mine[:30]]))
+
+
 def take_next(desk: Desk) -> None:
     for case in queue(desk.session):
         if case.state == "open" and _claim(desk, case):
@@ -190,8 +241,8 @@ def show_case(desk: Desk, case: Case) -> None:
                   summary=case.summary or "-", who=_who(desk, case))  # fmt: skip
     buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == "open" else [
         (f"release:{case.code}", desk.t("staff.release")), (f"handover:{case.code}", desk.t("staff.handover"))]
-    if _phone(case):
-        buttons.append((f"number:{case.code}", desk.t("staff.show_number")))
+    if _phone(case) and case.state == "claimed":
+        buttons.append((f"number:{case.code}", desk.t("staff.show_number")))  # only the holder's press shows it
     if case.kind == "call" and case.state == "claimed":
         buttons += [(f"call:{case.code}:{outcome}", desk.t(f"staff.{outcome}")) for outcome in ("reached", "no_answer", "new_time")]
     desk.post(card, buttons, case)
@@ -260,33 +311,62 @@ def _is_mine(desk: Desk, case: Case) -> bool:
 
 
 def relay(desk: Desk, case: Case, text: str) -> None:
-    """The person receives it on their own channel, signed by the unit; never with anything of the worker's."""
+    """The person receives it on their own channel, signed by the unit; never with anything of the worker's. Only on
+    an open case (taken by answering) or one the worker holds: a closed case or a colleague's gets nothing, and the
+    worker is told why. The confirmation quotes what the person got, word for word."""
+    if case.state == "closed":
+        desk.post(desk.t("staff.relay_closed", code=case.code), case=case)
+        return
+    if (case.state == "open" and not _claim(desk, case)) or case.assigned_staff_id != desk.staff.id:
+        holder = desk.session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
+        desk.post(desk.t("staff.relay_not_yours", code=case.code, name=holder.name if holder else "-"), case=case)
+        return
     reached = last_reached_on(desk.session, case.contact_id) if case.contact_id else None
     if reached is None:
         desk.post(desk.t("staff.relay_failed", code=case.code), case=case)
         return
     identity_id, channel = reached
     signoff = desk.t("staff.signoff", name=desk.staff.signoff) if desk.staff.signoff else desk.t("staff.signoff_unit")
-    queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel,
-                     text=f"{text.strip()}\n{signoff}", now=desk.now)  # fmt: skip
-    if case.state == "open":
-        _claim(desk, case)
-    if case.kind == "question" and case.state != "closed":
+    sent = f"{text.strip()}\n{signoff}"
+    queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel, text=sent, now=desk.now)
+    if case.kind == "question":
         case.outcome = "answered"
     case.updated_at = desk.now
     desk.audit("replied", case)
-    desk.post(desk.t("staff.relayed", code=case.code), case=case)
+    desk.post(desk.t("staff.relayed", code=case.code, text=sent), case=case)
 
 
-def reveal_number(desk: Desk, case: Case) -> str:
-    """The consented number as a sentence for the one who asked; every reveal is audited."""
+def may_see_number(desk: Desk, case: Case) -> str | None:
+    """None if this worker may see the case's number (they hold it); otherwise the sentence that says why not."""
+    if case.state == "claimed" and case.assigned_staff_id == desk.staff.id:
+        return None
+    holder = desk.session.get(Staff, case.assigned_staff_id) if case.state == "claimed" and case.assigned_staff_id else None
+    why = desk.t("staff.number_holder", name=holder.name) if holder else desk.t("staff.number_take_first")
+    return desk.t("staff.number_not_yours", code=case.code, holder=why)
+
+
+def reveal_number(desk: Desk, case: Case, audited_as: str = "on the dashboard") -> str:
+    """The consented number as a sentence for the holder alone; every reveal is audited (where to, never the number)."""
     phone = _phone(case)
-    desk.audit("number_shown", case)
+    desk.audit("number_shown", case, detail=audited_as)
     return desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code)
 
 
 def show_number(desk: Desk, case: Case) -> None:
-    desk.post(reveal_number(desk, case), case=case)
+    """The number never goes into the group, where it would stay on every member's phone: the bot writes it to the
+    holder privately, in a delivery whose payload is wiped once it is sent (bot/dispatcher.py, target "address")."""
+    refusal = may_see_number(desk, case)
+    if refusal is not None:
+        desk.post(refusal, case=case)
+        return
+    if not _phone(case):
+        desk.post(desk.t("staff.no_number", code=case.code), case=case)
+        return
+    text = reveal_number(desk, case, audited_as="sent privately to the holder")
+    desk.session.add(OutboxItem(channel="telegram", lane=0, target="address", case_id=case.id, status="pending", attempts=0,
+                                payload=json.dumps({"address": desk.staff.telegram_id, "text": text}),
+                                next_attempt_at=desk.now, created_at=desk.now))  # fmt: skip
+    desk.post(desk.t("staff.number_sent", name=desk.staff.name, code=case.code), case=case)
 
 
 def add_note(desk: Desk, case: Case, note: str) -> None:
@@ -346,7 +426,7 @@ def set_checkin(desk: Desk, case: Case, words: str) -> None:
         try:
             rule = schedule.parse_rule(words, desk.now, desk.profile)
         except schedule.RuleError as exc:
-            desk.post(desk.t("staff.checkin.usage", problem=str(exc).capitalize() + "."), case=case)
+            desk.post(desk.t("staff.checkin.usage", problem=f"{exc} "), case=case)
             return
         row = checkins.set_schedule(desk.session, case, rule, desk.now, desk.profile)
         desk.post(desk.t("staff.checkin.set", code=case.code, rule=schedule.describe(rule), next=_when(desk, row.next_due_at)), case=case)
@@ -428,13 +508,6 @@ def _case(session: Session, code: str) -> Case | None:
     return session.scalar(select(Case).where(Case.code == code.upper().strip()))
 
 
-def _cases_of_post(session: Session, provider_message_id: str) -> list[Case]:
-    """The cases a staff post was about, so that replying to it in Telegram answers that case. A busy hour's
-    alerts go out joined in one post (bot/dispatcher.py): a reply to such a post cannot say which case it answers."""
-    return list(session.scalars(select(Case).where(Case.id.in_(select(OutboxItem.case_id).where(
-        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id)))))  # fmt: skip
-
-
 def _unknown_case(desk: Desk, text: str) -> None:
     desk.post(desk.t("staff.unknown_case", code=(text.strip() or "?")[:12]))
 
@@ -492,4 +565,4 @@ def relay_from_client(session: Session, catalogue: Catalogue, case: Case, text: 
     body = text.strip()
     body = body if len(body) <= 1500 else body[:1499] + "…"
     queue_to_staff(session, text=catalogue.text("sv", "staff.from_client", code=case.code, to=to, text=body), now=now,
-                   case_id=case.id, contact_id=case.contact_id)  # fmt: skip
+                   case_id=case.id, contact_id=case.contact_id, kind=RELAYED)  # fmt: skip

@@ -17,7 +17,7 @@ from handlers.catalogue import Catalogue
 from handlers.danger import CHECK_ANSWER_WITHIN
 from handlers.profile import Profile
 from storage.models import Case, OutboxItem, Staff
-from storage.outbox import queue_to_staff
+from storage.outbox import ALERT, queue_to_staff
 
 REMIND_BEFORE = timedelta(minutes=15)
 WARN_AT = 0.75
@@ -145,7 +145,10 @@ def _escalate(session: Session, case: Case, now: datetime, every: timedelta) -> 
 def _post(session: Session, catalogue: Catalogue, case: Case, now: datetime, key: str,
           options: list[tuple[str, str]] | None = None, **values: str) -> None:  # fmt: skip
     text = catalogue.text("sv", key, code=case.code, **values)
-    queue_to_staff(session, text=text, now=now, options=options or [], case_id=case.id, contact_id=case.contact_id)
+    # A call nobody took, an urgent case nobody answered: alerts, so a reply to them answers the person. Reminders and
+    # promise warnings are the desk's own bookkeeping: a reply to them never leaves it.
+    kind = ALERT if key in ("staff.timer.realert", "staff.timer.escalated", "staff.timer.check_unanswered") else None
+    queue_to_staff(session, text=text, now=now, options=options or [], case_id=case.id, contact_id=case.contact_id, kind=kind)
 
 
 def _sms_oncall(session: Session, catalogue: Catalogue, case: Case, now: datetime, phone: str) -> None:

@@ -377,7 +377,8 @@ def test_claim_reply_note_enrol_and_close_go_through_the_desk(runtime):
     assert act("claim").headers["location"] == f"/staff/case/{case.code}"
     assert flash(client.get(f"/staff/case/{case.code}").text) == f"Omar tog {case.code}."
     act("reply", text="Hej! Vi kan ses på torsdag kl 14.")
-    assert flash(client.get(f"/staff/case/{case.code}").text) == f"Skickat till {case.code}."
+    sent = f"Skickat till {case.code}. Personen fick:\nHej! Vi kan ses på torsdag kl 14.\n- SIG"
+    assert flash(client.get(f"/staff/case/{case.code}").text) == sent
     act("reply", text="   ")
     assert flash(client.get(f"/staff/case/{case.code}").text) == "Skriv ett svar först."
     act("note", text="Ringde, bokat möte.")
