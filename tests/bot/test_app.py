@@ -1,8 +1,9 @@
 """End to end through the real Telegram channel: a person, the staff group, and a clock the test moves."""
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
+from storage.models import AuditEvent, OutboxItem
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.live import STAFF_CHAT, LiveBot
@@ -281,3 +282,72 @@ def test_while_the_database_is_away_health_says_so_and_a_send_is_answered_503(tm
     # Why it was away is kept (the driver's class and message, which name the server, never a row) and nothing of the text.
     assert away and away[0].startswith("database unavailable (OperationalError: ") and "POST /chat/api/send" in away[0]
     assert "är ni där" not in caplog.text
+
+
+def ask(api: FakeBotAPI, question: str) -> tuple[dict, str]:
+    """The person asks a question; the staff group's alert for it and the case's code."""
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    api.wait_for_sent(PERSON, 4)
+    api.inject_message(PERSON, "fråga")
+    api.wait_for_sent(PERSON, 5)
+    api.inject_message(PERSON, question)
+    api.wait_for(lambda fake: any(m["text"].startswith("Ny fråga K-") for m in fake.sent(STAFF_CHAT)))
+    alert = next(m for m in api.sent(STAFF_CHAT) if m["text"].startswith("Ny fråga K-"))
+    return alert, alert["text"].split()[2].rstrip(":")
+
+
+def group_post(api: FakeBotAPI, starts: str) -> dict:
+    api.wait_for(lambda fake: any(m["text"].startswith(starts) for m in fake.sent(STAFF_CHAT)))
+    return next(m for m in reversed(api.sent(STAFF_CHAT)) if m["text"].startswith(starts))
+
+
+def test_only_an_answer_to_the_persons_alert_reaches_them_and_a_remark_on_a_note_stays_on_the_desk(live):
+    api = live.api
+    alert, code = ask(api, "Kan ni hjälpa mig med skulder?")
+    asked = len(api.wait_for_sent(PERSON, 6))
+    api.inject_group_message(STAFF_CHAT, SARA, "Ja, det kan vi. Vi hörs i morgon.", reply_to_message_id=alert["message_id"])
+    sent = group_post(api, f"Skickat till {code}.")
+    assert sent["text"] == f"Skickat till {code}. Personen fick:\nJa, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
+    assert api.wait_for_sent(PERSON, asked + 1)[asked]["text"] == "Ja, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
+    api.inject_group_message(STAFF_CHAT, SARA, f"/notera {code} ringde i fredags")
+    note = group_post(api, f"Anteckningen är sparad på {code}.")
+    api.inject_group_message(STAFF_CHAT, SARA, "obs han lät påverkad i fredags", reply_to_message_id=note["message_id"])
+    assert "Ditt svar skickades inte" in group_post(api, "Ditt svar skickades inte")["text"]
+    api.inject_group_message(STAFF_CHAT, OMAR, "Jag kan ta den", reply_to_message_id=alert["message_id"])
+    group_post(api, f"{code} tas av Sara, så ditt svar skickades inte.")
+    # The holder's next answer arrives next: nothing refused went before it (the person's messages keep their order).
+    api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Vi ses kl 14.")
+    received = api.wait_for_sent(PERSON, asked + 2)
+    assert [m["text"] for m in received[asked:]] == ["Ja, det kan vi. Vi hörs i morgon.\n- Sara, SIG", "Vi ses kl 14.\n- Sara, SIG"]
+
+
+def test_the_number_goes_to_the_holder_alone_in_a_private_chat_and_never_into_the_group(live):
+    api = live.api
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    press(api, PERSON, "Bli uppringd", 4)
+    press(api, PERSON, "tisdag 1 december kl. 13–15", 5)
+    api.wait_for_sent(PERSON, 6)
+    api.inject_contact(PERSON, "+46701234567")
+    alert = group_post(api, "Vill bli uppringd K-")
+    code = alert["text"].split()[3].rstrip(":")
+    api.inject_callback(STAFF_CHAT, f"number:{code}", message_id=alert["message_id"], from_user=OMAR)
+    assert group_post(api, "Bara den som har")["text"] == f"Bara den som har {code} kan se numret. Ta ärendet först."
+    api.inject_group_message(STAFF_CHAT, SARA, "/nasta")
+    card = group_post(api, f"{code} samtal, taget")
+    assert any(button["text"] == "Visa numret" for row in card["reply_markup"]["inline_keyboard"] for button in row)
+    api.inject_callback(STAFF_CHAT, f"number:{code}", message_id=card["message_id"], from_user=SARA)
+    (private,) = api.wait_for_sent(SARA, 1)
+    assert private["text"] == f"Nummer för {code}: +46701234567 (visningen loggas)"
+    group_post(api, f"Sara: numret för {code} är skickat till dig i en privat chatt med boten")
+    assert all("46701234567" not in (m["text"] or "") for m in api.sent(STAFF_CHAT))
+    def delivered(_api: FakeBotAPI) -> bool:
+        with live.runtime.sessions() as session:
+            (delivery,) = session.scalars(select(OutboxItem).where(OutboxItem.target == "address")).all()
+            return delivery.status == "sent" and delivery.payload is None  # nothing keeps the number once it went
+
+    api.wait_for(delivered)
+    with live.runtime.sessions() as session:
+        (shown,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "number_shown")).all()
+        assert shown.actor.endswith("Sara") and "4670" not in (shown.detail or "")
