@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from rapidfuzz import fuzz
 from rapidfuzz.process import extractOne
 from sqlalchemy import case as sql_case
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers import checkins, incident, schedule
@@ -19,7 +19,7 @@ from handlers.profile import Profile
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
 from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
-from storage.outbox import ANSWERABLE, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
+from storage.outbox import ALERT, ANSWERABLE, EDIT, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
 CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
@@ -262,7 +262,30 @@ def _claim(desk: Desk, case: Case) -> bool:
     desk.session.refresh(case)
     if won:
         desk.audit("claimed", case)
+        refresh_alerts(desk, case)
     return won
+
+
+def refresh_alerts(desk: Desk, case: Case) -> None:
+    """The case's alerts in the group say who has it now, and offer Ta ärendet only while nobody has: they are edited in
+    place, so the group shows state instead of a stale offer. A post that joined several alerts is left as it is."""
+    alerts = desk.session.scalars(select(OutboxItem).where(
+        OutboxItem.case_id == case.id, OutboxItem.target == "staff_group", OutboxItem.kind == ALERT,
+        OutboxItem.status == "sent", OutboxItem.provider_message_id.is_not(None)).order_by(OutboxItem.id)).all()  # fmt: skip
+    holder = desk.session.get(Staff, case.assigned_staff_id) if case.state == "claimed" and case.assigned_staff_id else None
+    status = (desk.t("staff.alert_taken", name=holder.name) if holder else
+              desk.t("staff.alert_closed") if case.state == "closed" else "")  # fmt: skip
+    for alert in alerts:
+        shared = desk.session.scalar(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.provider_message_id == alert.provider_message_id, OutboxItem.target == "staff_group",
+            OutboxItem.kind.in_(ANSWERABLE)))  # fmt: skip
+        if shared != 1:
+            continue
+        original = json.loads(alert.payload or "{}")
+        options = [] if status else [tuple(option) for option in original.get("options", [])]
+        queue_to_staff(desk.session, text=original.get("text", "") + (f"\n{status}" if status else ""), now=desk.now,
+                       options=options, case_id=case.id, contact_id=case.contact_id, kind=EDIT,
+                       replaces=alert.provider_message_id)  # fmt: skip
 
 
 def claim(desk: Desk, case: Case) -> None:
@@ -287,6 +310,7 @@ def release(desk: Desk, case: Case) -> None:
         return
     case.state, case.assigned_staff_id, case.updated_at = "open", None, desk.now
     desk.audit("released", case)
+    refresh_alerts(desk, case)
     desk.post(desk.t("staff.released", name=desk.staff.name, code=case.code), case=case)
 
 
@@ -296,6 +320,7 @@ def hand_over(desk: Desk, case: Case, staff_id: int) -> None:
         return
     case.assigned_staff_id, case.updated_at = new.id, desk.now
     desk.audit("handed_over", case, detail=f"to staff:{new.id}")
+    refresh_alerts(desk, case)
     desk.post(desk.t("staff.handed_over", code=case.code, old=desk.staff.name, new=new.name), case=case)
 
 
@@ -484,6 +509,7 @@ def close(desk: Desk, case: Case, outcomes: list[str]) -> None:
         return
     case.state, case.outcome, case.closed_at, case.updated_at = "closed", "+".join(outcomes), desk.now, desk.now
     desk.audit("closed", case, detail=case.outcome)
+    refresh_alerts(desk, case)
     words = ", ".join(desk.t(f"staff.outcome.{outcome}") for outcome in outcomes)
     desk.post(desk.t("staff.closed", code=case.code, outcome=words), case=case)
 

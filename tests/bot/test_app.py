@@ -351,3 +351,23 @@ def test_the_number_goes_to_the_holder_alone_in_a_private_chat_and_never_into_th
     with live.runtime.sessions() as session:
         (shown,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "number_shown")).all()
         assert shown.actor.endswith("Sara") and "4670" not in (shown.detail or "")
+
+
+def test_a_claimed_alert_says_who_took_it_and_offers_no_claim_any_more(live):
+    api = live.api
+    alert, code = ask(api, "Hur lång tid tar det?")
+    assert alert["reply_markup"]["inline_keyboard"][0][0]["text"] == "Ta ärendet"
+    api.inject_callback(STAFF_CHAT, f"claim:{code}", message_id=alert["message_id"], from_user=OMAR)
+
+    def edited_to(ending: str):
+        def edited(fake: FakeBotAPI) -> bool:
+            return any(call["method"] == "editMessageText" and call["message_id"] == alert["message_id"]
+                       and call["text"].endswith(ending) for call in fake.sent(STAFF_CHAT))  # fmt: skip
+        return edited
+
+    api.wait_for(edited_to("✓ Tas av Omar."))
+    edit = next(c for c in api.sent(STAFF_CHAT) if c["method"] == "editMessageText")
+    assert edit["text"] == f"{alert['text']}\n✓ Tas av Omar." and edit["reply_markup"] is None
+    api.inject_group_message(STAFF_CHAT, OMAR, f"/avsluta {code} hänvisad")
+    api.wait_for(edited_to("✓ Avslutat."))
+    assert not any(m["text"].startswith(alert["text"]) and m["method"] == "sendMessage" for m in api.sent(STAFF_CHAT)[1:])
