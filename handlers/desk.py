@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from handlers import checkins, incident, schedule
 from handlers.catalogue import Catalogue
 from handlers.profile import Profile
+from handlers.timers import promise_kept
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
-from storage.models import Case, CheckinSchedule, Contact, Conversation, OutboxItem, Staff
+from storage.models import AuditEvent, Case, CheckinSchedule, Contact, Conversation, Message, OutboxItem, Staff
 from storage.outbox import ALERT, ANSWERABLE, EDIT, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
@@ -211,7 +212,10 @@ def show_queue(desk: Desk) -> None:
     if not cases:
         desk.post(desk.t("staff.queue_empty"))
         return
-    lines = [desk.t("staff.queue_title", count=len(cases))] + [_line(desk, case) for case in cases[:30]]
+    waiting = waiting_for_us(desk.session, cases)
+    taken = sum(case.state == "claimed" for case in cases)
+    title = desk.t("staff.queue_title", open=len(cases) - taken, taken=taken, waiting=len(waiting))
+    lines = [title] + [_line(desk, case, case.id in waiting) for case in cases[:30]]
     buttons = [(f"claim:{case.code}", f"{desk.t('staff.claim')} {case.code}") for case in cases if case.state == "open"][:5]
     desk.post("\n".join(lines), buttons)
 
@@ -555,8 +559,8 @@ def _waited(desk: Desk, case: Case) -> str:
 
 
 def _due(desk: Desk, case: Case) -> str:
-    if case.due_at is None:
-        return ""
+    if case.due_at is None or (case.kind != "call" and promise_kept(case)):
+        return ""  # once the person has been answered (or taken, or acknowledged) no promise is left to break
     if case.due_at < desk.now and case.state != "closed":
         return desk.t("staff.overdue")
     local = case.due_at.astimezone(desk.profile.office_hours.zone)
@@ -570,9 +574,22 @@ def _who(desk: Desk, case: Case) -> str:
     return desk.t("staff.taken_by", name=holder.name) if holder else ""
 
 
-def _line(desk: Desk, case: Case) -> str:
+def _line(desk: Desk, case: Case, waiting: bool = False) -> str:
+    who = _who(desk, case) + (desk.t("staff.waiting_mark") if waiting else "")
     return desk.t("staff.queue_line", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
-                  waited=_waited(desk, case), due=_due(desk, case), who=_who(desk, case))  # fmt: skip
+                  waited=_waited(desk, case), due=_due(desk, case), who=who)  # fmt: skip
+
+
+def waiting_for_us(session: Session, cases: list[Case]) -> set[int]:
+    """The cases whose person has written since staff last answered them (or never been answered): waiting for us."""
+    contacts = {case.contact_id for case in cases if case.contact_id}
+    last_in = dict(session.execute(select(Message.contact_id, func.max(Message.created_at)).where(
+        Message.contact_id.in_(contacts), Message.direction == "in").group_by(Message.contact_id)).all())  # fmt: skip
+    answered = dict(session.execute(select(AuditEvent.case_id, func.max(AuditEvent.at)).where(
+        AuditEvent.case_id.in_([case.id for case in cases]), AuditEvent.action == "replied")
+        .group_by(AuditEvent.case_id)).all())  # fmt: skip
+    return {case.id for case in cases if case.contact_id in last_in
+            and (case.id not in answered or last_in[case.contact_id] > answered[case.id])}  # fmt: skip
 
 
 def humanise(span: timedelta) -> str:

@@ -44,7 +44,7 @@ def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: da
                 claim = [(f"claim:{case.code}", catalogue.text("sv", "staff.claim"))]
                 _post(session, catalogue, case, now, "staff.timer.realert", options=claim)
                 done["realerted"] += 1
-        elif case.due_at and not _kept(case):
+        elif case.due_at and not promise_kept(case):
             span = case.due_at - case.created_at
             if now >= case.due_at and _set(session, case, Case.breached_at, now):
                 _post(session, catalogue, case, now, "staff.timer.breached", when=_local(profile, case.due_at))
@@ -112,7 +112,7 @@ def _raise_unanswered(session: Session, case: Case, now: datetime) -> None:
 
 
 def _not_kept() -> ColumnElement[bool]:
-    """`not _kept(case)` in SQL."""
+    """`not promise_kept(case)` in SQL."""
     return or_(
         and_(Case.kind == "question", or_(Case.outcome.is_(None), Case.outcome != "answered")),
         and_(Case.kind == "application", Case.claimed_at.is_(None)),
@@ -120,7 +120,7 @@ def _not_kept() -> ColumnElement[bool]:
     )
 
 
-def _kept(case: Case) -> bool:
+def promise_kept(case: Case) -> bool:
     """Whether what was promised for this kind of case has been done."""
     if case.kind == "question":
         return case.outcome == "answered"

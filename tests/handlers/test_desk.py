@@ -78,7 +78,7 @@ def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db,
     group.posts()
     (listing,) = group.do("111", "/ko")
     lines = listing.splitlines()
-    assert lines[0] == "Kön (4 öppna):"
+    assert lines[0] == "Kön: 4 otagna, 0 tagna, 4 väntar på svar från oss"
     assert lines[1].startswith("AKUT K-") and "fara" in lines[1]
     assert lines[2].startswith("KOLLA K-")
     assert "samtal" in lines[3] and "fråga" in lines[4]
@@ -354,3 +354,26 @@ def test_my_cases_lists_what_i_hold(engine, db, group):
     (mine,) = group.do("222", "/mina")
     assert mine.splitlines()[0] == "Dina ärenden (1):" and mine.splitlines()[1].startswith(f"{code} fråga")
     assert group.do("111", "/mina") == ["Du har inga ärenden just nu. Skriv /nasta för att ta nästa i kön."]
+
+
+def test_the_queue_counts_untaken_taken_and_waiting_apart_and_an_answer_keeps_the_promise(engine, db, group, clock):
+    chats = {}
+    for address in ("70", "71", "72"):
+        chats[address] = started(engine, address=address)
+        chats[address].press("Ställ en fråga")
+        chats[address].send("Vad kostar det?")
+    with db.sessions() as session:
+        answered, taken, untaken = session.scalars(select(Case.code).order_by(Case.id)).all()
+    group.do("111", f"/svara {answered} Inget alls.")
+    group.do("222", choice=f"claim:{taken}")
+    clock.advance(days=3)  # every question's promise has passed
+    (listing,) = group.do("111", "/ko")
+    lines = listing.splitlines()
+    assert lines[0] == "Kön: 1 otagna, 2 tagna, 2 väntar på svar från oss"
+    line = {code: next(text for text in lines if code in text) for code in (answered, taken, untaken)}
+    assert "FÖRSENAT" not in line[answered] and "VÄNTAR" not in line[answered]  # answered: a promise kept
+    assert "FÖRSENAT" in line[taken] and "tas av Omar" in line[taken]
+    assert "VÄNTAR PÅ SVAR" in line[taken] and "VÄNTAR PÅ SVAR" in line[untaken]
+    chats["70"].send("Tack! En fråga till.")
+    (listing,) = group.do("111", "/ko")[-1:]
+    assert listing.splitlines()[0] == "Kön: 1 otagna, 2 tagna, 3 väntar på svar från oss"
