@@ -388,11 +388,12 @@ class Dispatcher:
             ).rowcount == 1]  # fmt: skip
             if not claimed:
                 return None
-            replaces = None
+            replaces = answers = None
             if len(claimed) == 1:
                 _, text, meta = claimed[0]
                 options = [(key, label) for key, label in meta.get("options", [])]
                 replaces = meta.get("replaces")
+                answers = meta.get("answers")
             elif whole:
                 # Several cases in one post: each button says which case it is for.
                 case_ids = [item.case_id for item, _, _ in claimed if item.case_id]
@@ -405,7 +406,8 @@ class Dispatcher:
                 text = "\n".join([header, *(_brief(text) for _, text, _ in claimed)]).strip()
                 options = []
             buttons = tuple(Option(key, label) for key, label in options)
-            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons, lane=lane, replaces=replaces)
+            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons, lane=lane, replaces=replaces,
+                                answers=answers)
             return [item.id for item, _, _ in claimed], outbound
 
     def _claim(self, item_id: int) -> bool:

@@ -37,6 +37,7 @@ class StaffAction:
     text: str = ""
     choice: str | None = None
     reply_to: str | None = None  # the bot's message they replied to, by Telegram message id
+    message_id: str | None = None  # their own message (a command, a reply): what the bot's answer to it replies to
 
 
 @dataclass
@@ -46,13 +47,14 @@ class Desk:
     profile: Profile
     now: datetime
     staff: Staff
+    answering: str | None = None  # the worker's own message: the desk's answers reply to it, addressed to them
 
     def t(self, key: str, **values: object) -> str:
         return self.catalogue.text(self.staff.language, key, **values)
 
     def post(self, text: str, options: list[tuple[str, str]] | None = None, case: Case | None = None) -> None:
         queue_to_staff(self.session, text=text, now=self.now, options=options or [], case_id=case.id if case else None,
-                       contact_id=case.contact_id if case else None)  # fmt: skip
+                       contact_id=case.contact_id if case else None, answers=self.answering)  # fmt: skip
 
     def audit(self, action: str, case: Case | None = None, detail: str | None = None) -> None:
         audit(self.session, actor=f"staff:{self.staff.id}:{self.staff.name}", action=action, now=self.now,
@@ -65,7 +67,7 @@ def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: 
         audit(session, actor="unregistered", action="refused", now=now, detail="not registered staff")
         queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
         return
-    desk = Desk(session, catalogue, profile, now, staff)
+    desk = Desk(session, catalogue, profile, now, staff, answering=action.message_id)
     if action.choice:
         _button(desk, action.choice)
     elif action.text.startswith("/"):

@@ -26,6 +26,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -204,7 +205,11 @@ class TelegramChannel:
         try:
             if message.replaces and await self._edit(message):
                 return message.replaces
-            sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
+            # A confirmation of one worker's command is a reply to that command, addressed to them in the thread.
+            # https://core.telegram.org/bots/api#replyparameters: sent anyway if the command was deleted meanwhile.
+            answers = ReplyParameters(int(message.answers), allow_sending_without_reply=True) if message.answers else None
+            sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message),
+                                               reply_parameters=answers)  # fmt: skip
         except RetryAfter as exc:
             raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after), rate_limited=True) from exc
         except Forbidden as exc:
@@ -338,7 +343,7 @@ def parse_staff_update(update: Update, staff_chat_id: int | None) -> StaffAction
     if message is None or message.chat.id != staff_chat_id or message.from_user is None or not message.text:
         return None
     reply_to = message.reply_to_message
-    return StaffAction(telegram_id=str(message.from_user.id), text=message.text,
+    return StaffAction(telegram_id=str(message.from_user.id), text=message.text, message_id=str(message.message_id),
                        reply_to=str(reply_to.message_id) if reply_to else None)  # fmt: skip
 
 

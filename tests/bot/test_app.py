@@ -310,8 +310,9 @@ def test_only_an_answer_to_the_persons_alert_reaches_them_and_a_remark_on_a_note
     sent = group_post(api, f"Skickat till {code}.")
     assert sent["text"] == f"Skickat till {code}. Personen fick:\nJa, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
     assert api.wait_for_sent(PERSON, asked + 1)[asked]["text"] == "Ja, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
-    api.inject_group_message(STAFF_CHAT, SARA, f"/notera {code} ringde i fredags")
+    command = api.update(api.inject_group_message(STAFF_CHAT, SARA, f"/notera {code} ringde i fredags"))["message"]
     note = group_post(api, f"Anteckningen är sparad på {code}.")
+    assert note["params"]["reply_parameters"]["message_id"] == command["message_id"]  # addressed to Sara, in her thread
     api.inject_group_message(STAFF_CHAT, SARA, "obs han lät påverkad i fredags", reply_to_message_id=note["message_id"])
     assert "Ditt svar skickades inte" in group_post(api, "Ditt svar skickades inte")["text"]
     api.inject_group_message(STAFF_CHAT, OMAR, "Jag kan ta den", reply_to_message_id=alert["message_id"])
