@@ -38,6 +38,7 @@ class StaffAction:
     choice: str | None = None
     reply_to: str | None = None  # the bot's message they replied to, by Telegram message id
     message_id: str | None = None  # their own message (a command, a reply): what the bot's answer to it replies to
+    private: bool = False  # written in their own private chat with the bot, not in the staff group
 
 
 @dataclass
@@ -68,6 +69,11 @@ def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: 
         queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
         return
     desk = Desk(session, catalogue, profile, now, staff, answering=action.message_id)
+    if action.private:
+        # Their private chat only carries what is for them alone (a number they asked for); the work is in the group.
+        write_privately(desk, desk.t("staff.private_chat"))
+        desk.audit("private_chat")
+        return
     if action.choice:
         _button(desk, action.choice)
     elif action.text.startswith("/"):
@@ -393,11 +399,15 @@ def show_number(desk: Desk, case: Case) -> None:
     if not _phone(case):
         desk.post(desk.t("staff.no_number", code=case.code), case=case)
         return
-    text = reveal_number(desk, case, audited_as="sent privately to the holder")
-    desk.session.add(OutboxItem(channel="telegram", lane=0, target="address", case_id=case.id, status="pending", attempts=0,
-                                payload=json.dumps({"address": desk.staff.telegram_id, "text": text}),
-                                next_attempt_at=desk.now, created_at=desk.now))  # fmt: skip
+    write_privately(desk, reveal_number(desk, case, audited_as="sent privately to the holder"), case)
     desk.post(desk.t("staff.number_sent", name=desk.staff.name, code=case.code), case=case)
+
+
+def write_privately(desk: Desk, text: str, case: Case | None = None) -> None:
+    """A message from the bot to this worker's own Telegram chat, in a delivery whose payload is wiped once sent."""
+    desk.session.add(OutboxItem(channel="telegram", lane=0, target="address", case_id=case.id if case else None,
+                                status="pending", attempts=0, payload=json.dumps({"address": desk.staff.telegram_id, "text": text}),
+                                next_attempt_at=desk.now, created_at=desk.now))  # fmt: skip
 
 
 def add_note(desk: Desk, case: Case, note: str) -> None:

@@ -94,6 +94,7 @@ class TelegramChannel:
         self._accept: Accept | None = None
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
+        self.is_staff: Callable[[str], Awaitable[bool]] | None = None  # a registered worker's Telegram user id
         self.on_poll: Callable[[], None] = lambda: None  # each getUpdates that answered: Telegram works
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next getUpdates offset: every update before it is stored
@@ -187,6 +188,8 @@ class TelegramChannel:
     async def _receive(self, update: Update) -> None:
         assert self._accept is not None
         staff = parse_staff_update(update, self.staff_chat_id)
+        if staff is None and self.is_staff is not None:
+            staff = await self._private_staff_message(update)
         if staff is not None:
             if self.on_staff_action is not None:
                 await self.on_staff_action(str(update.update_id), staff)
@@ -199,6 +202,16 @@ class TelegramChannel:
                 await update.callback_query.answer()
             except TelegramError:
                 pass  # the spinner on the button stops by itself; the choice is already stored
+
+    async def _private_staff_message(self, update: Update) -> StaffAction | None:
+        """A worker writing to the bot in private (to open the chat numbers come in): answered as staff, never taken
+        for a person starting a conversation."""
+        message = update.message
+        if message is None or message.chat.type != "private" or message.from_user is None or self.is_staff is None:
+            return None
+        if not await self.is_staff(str(message.from_user.id)):
+            return None
+        return StaffAction(telegram_id=str(message.from_user.id), text=message.text or "", private=True)
 
     async def send(self, message: Outbound) -> str | None:
         stamp = self._leaving(message)

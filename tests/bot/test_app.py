@@ -1,9 +1,9 @@
 """End to end through the real Telegram channel: a person, the staff group, and a clock the test moves."""
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
-from storage.models import AuditEvent, OutboxItem
+from storage.models import AuditEvent, Contact, OutboxItem
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.live import STAFF_CHAT, LiveBot
@@ -325,6 +325,11 @@ def test_only_an_answer_to_the_persons_alert_reaches_them_and_a_remark_on_a_note
 
 def test_the_number_goes_to_the_holder_alone_in_a_private_chat_and_never_into_the_group(live):
     api = live.api
+    api.inject_message(SARA, "/start")  # Sara opens her private chat with the bot: she is staff, not a person asking
+    (hello,) = api.wait_for_sent(SARA, 1)
+    assert hello["text"].startswith("Hej! Här i den privata chatten skickar jag bara det som är för dig ensam")
+    with live.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
     api.inject_message(PERSON, "/start")
     press(api, PERSON, "Svenska", 1)
     press(api, PERSON, "Bli uppringd", 4)
@@ -339,13 +344,14 @@ def test_the_number_goes_to_the_holder_alone_in_a_private_chat_and_never_into_th
     card = group_post(api, f"{code} samtal, taget")
     assert any(button["text"] == "Visa numret" for row in card["reply_markup"]["inline_keyboard"] for button in row)
     api.inject_callback(STAFF_CHAT, f"number:{code}", message_id=card["message_id"], from_user=SARA)
-    (private,) = api.wait_for_sent(SARA, 1)
+    private = api.wait_for_sent(SARA, 2)[1]
     assert private["text"] == f"Nummer för {code}: +46701234567 (visningen loggas)"
     group_post(api, f"Sara: numret för {code} är skickat till dig i en privat chatt med boten")
     assert all("46701234567" not in (m["text"] or "") for m in api.sent(STAFF_CHAT))
+
     def delivered(_api: FakeBotAPI) -> bool:
         with live.runtime.sessions() as session:
-            (delivery,) = session.scalars(select(OutboxItem).where(OutboxItem.target == "address")).all()
+            (delivery,) = session.scalars(select(OutboxItem).where(OutboxItem.target == "address", OutboxItem.case_id.is_not(None))).all()
             return delivery.status == "sent" and delivery.payload is None  # nothing keeps the number once it went
 
     api.wait_for(delivered)
