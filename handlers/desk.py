@@ -23,6 +23,7 @@ from storage.models import AuditEvent, Case, CheckinSchedule, Contact, Conversat
 from storage.outbox import ALERT, ANSWERABLE, EDIT, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
+REFUSE_AGAIN_AFTER = timedelta(minutes=10)  # one public refusal of someone outside the team per this long
 CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
 OUTCOMES = ("housing", "income", "occupation", "referred", "withdrew", "no_contact")
 OUTCOME_WORDS = {"boende": "housing", "inkomst": "income", "syssel": "occupation", "sysselsättning": "occupation",
@@ -65,8 +66,15 @@ class Desk:
 def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, action: StaffAction) -> None:
     staff = staff_by_telegram(session, action.telegram_id)
     if staff is None:
+        # Someone outside the team: their commands and presses are refused, in the group once in a while, not at every
+        # message (their chatter is not ours to answer, and each refusal is one more post on every worker's phone).
+        if not (action.choice or action.text.startswith("/") or action.reply_to):
+            return
+        recently = session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "refused", AuditEvent.at > now - REFUSE_AGAIN_AFTER))  # fmt: skip
         audit(session, actor="unregistered", action="refused", now=now, detail="not registered staff")
-        queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
+        if not recently:
+            queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
         return
     desk = Desk(session, catalogue, profile, now, staff, answering=action.message_id)
     if action.private:

@@ -58,6 +58,17 @@ def test_someone_not_registered_is_refused_politely_and_audited(group, db):
         assert session.scalar(select(AuditEvent.action)) == "refused"
 
 
+def test_someone_outside_the_team_is_refused_once_in_a_while_and_their_chatter_is_not_answered(group, db, clock):
+    (refusal,) = group.do("999", "/ko")
+    assert "inte registrerad som personal" in refusal
+    assert group.do("999", "/ko") == []  # told already: no second post on everyone's phone
+    assert group.do("999", "hallå?") == []
+    clock.advance(minutes=11)
+    assert group.do("999", "/nasta") == [refusal]
+    with db.sessions() as session:
+        assert session.scalars(select(AuditEvent.action)).all() == ["refused"] * 3
+
+
 def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db, group, clock):
     question = started(engine, address="1")
     question.press("Ställ en fråga")
