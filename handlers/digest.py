@@ -24,8 +24,9 @@ def post_digest(session: Session, catalogue: Catalogue, profile: Profile, now: d
     by_kind = Counter(case.kind for case in cases)
     end_of_day = (local.replace(hour=23, minute=59)).astimezone(now.tzinfo)
     calls = [case for case in cases if case.kind == "call" and case.due_at and case.due_at <= end_of_day]
-    at_risk = [case for case in cases if case.due_at and case.kind != "call" and case.due_at - now < timedelta(days=2)
-               and not promise_kept(case)]  # an answered question is a promise kept, not one at risk
+    at_risk = [
+        case for case in cases if case.due_at and case.kind != "call" and case.due_at - now < timedelta(days=2) and not promise_kept(case)
+    ]  # an answered question is a promise kept, not one at risk
     silent = session.scalars(select(CheckinSchedule).where(CheckinSchedule.unanswered >= 1, CheckinSchedule.state == "active")).all()
     kinds = ", ".join(f"{count} {catalogue.text('sv', f'staff.kind.{kind}')}" for kind, count in sorted(by_kind.items())) or "0"
     text = catalogue.text("sv", "staff.digest", open=kinds, calls=len(calls), risk=len(at_risk), silent=len(silent),

@@ -370,6 +370,7 @@ def test_a_claimed_alert_says_who_took_it_and_offers_no_claim_any_more(live):
         def edited(fake: FakeBotAPI) -> bool:
             return any(call["method"] == "editMessageText" and call["message_id"] == alert["message_id"]
                        and call["text"].endswith(ending) for call in fake.sent(STAFF_CHAT))  # fmt: skip
+
         return edited
 
     api.wait_for(edited_to("✓ Tas av Omar."))
