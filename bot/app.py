@@ -37,6 +37,7 @@ from handlers.profile import load_profile
 from storage.canary import ensure_canary
 from storage.crypto import use_keyring
 from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.staff import staff_by_telegram
 
 log = logging.getLogger(__name__)
 WORKER_THREADS = 12
@@ -79,6 +80,7 @@ class Runtime:
                 poll_timeout=settings.telegram_poll_timeout, staff_chat_id=settings.staff_chat_id,
             )  # fmt: skip
             self.channels["telegram"].on_staff_action = self.accept_staff  # type: ignore[union-attr]
+            self.channels["telegram"].is_staff = self.is_staff  # type: ignore[union-attr]
             self.channels["telegram"].on_poll = lambda: self.health.channel_worked("telegram")  # type: ignore[union-attr]
         if settings.twilio_account_sid and settings.twilio_auth_token and (settings.twilio_from or settings.twilio_whatsapp_from):
             twilio = TwilioChannel(
@@ -116,6 +118,15 @@ class Runtime:
             self.metrics.inbound.labels(inbound.channel).inc()
         self._inbound.set()
         return accepted
+
+    async def is_staff(self, telegram_id: str) -> bool:
+        """A registered worker: their private chat with the bot is where numbers come, never a person's conversation."""
+
+        def look() -> bool:
+            with self.sessions() as session:
+                return staff_by_telegram(session, telegram_id) is not None
+
+        return await asyncio.to_thread(look)
 
     async def accept_staff(self, provider_id: str, action: StaffAction) -> bool:
         handled = await asyncio.to_thread(self.engine.handle_staff, provider_id, action)

@@ -367,6 +367,10 @@ class Dispatcher:
                 .order_by(OutboxItem.id).limit(limit)
             ).all()  # fmt: skip
             parts = [(item, *_content(session, item)) for item in due]
+            # An edit changes one earlier post in place: it goes alone, and what came after it waits for the next post.
+            edits = [index for index, (_, _, meta) in enumerate(parts) if meta.get("replaces")]
+            if edits:
+                parts = parts[: max(edits[0], 1)]
             whole = len(parts) == 1 or (sum(len(text) + 2 for _, text, _ in parts) <= STAFF_POST_CHARS
                                         and sum(len(meta.get("options", [])) for _, _, meta in parts) <= STAFF_POST_BUTTONS)  # fmt: skip
             if not whole:
@@ -384,9 +388,12 @@ class Dispatcher:
             ).rowcount == 1]  # fmt: skip
             if not claimed:
                 return None
+            replaces = answers = None
             if len(claimed) == 1:
                 _, text, meta = claimed[0]
                 options = [(key, label) for key, label in meta.get("options", [])]
+                replaces = meta.get("replaces")
+                answers = meta.get("answers")
             elif whole:
                 # Several cases in one post: each button says which case it is for.
                 case_ids = [item.case_id for item, _, _ in claimed if item.case_id]
@@ -399,7 +406,8 @@ class Dispatcher:
                 text = "\n".join([header, *(_brief(text) for _, text, _ in claimed)]).strip()
                 options = []
             buttons = tuple(Option(key, label) for key, label in options)
-            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons, lane=lane)
+            outbound = Outbound(channel, str(self.staff_chat_id or ""), text, buttons, lane=lane, replaces=replaces,
+                                answers=answers)
             return [item.id for item, _, _ in claimed], outbound
 
     def _claim(self, item_id: int) -> bool:

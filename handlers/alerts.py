@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from handlers.catalogue import Catalogue
 from storage.models import Case
-from storage.outbox import queue_to_staff
+from storage.outbox import ALERT, queue_to_staff
 
 SUMMARY_LIMIT = 200
 
@@ -26,7 +26,7 @@ def alert_staff(
     options = [(f"claim:{case.code}", catalogue.text(language, "staff.claim"))]
     if case.urgent:
         options.insert(0, (f"ack:{case.code}", catalogue.text(language, "staff.ack")))
-    queue_to_staff(session, text=text, now=now, options=options, case_id=case.id, contact_id=case.contact_id)
+    queue_to_staff(session, text=text, now=now, options=options, case_id=case.id, contact_id=case.contact_id, kind=ALERT)
 
 
 def alert_undelivered(session: Session, catalogue: Catalogue, item_id: int, reason: str, now: datetime) -> None:

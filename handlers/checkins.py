@@ -29,7 +29,7 @@ from storage.models import (
     Message,
     OutboxItem,
 )
-from storage.outbox import queue_to_staff
+from storage.outbox import RELAYED, queue_to_staff
 
 ANSWERS = (("checkin:good", "checkin.good"), ("checkin:soso", "checkin.soso"), ("checkin:talk", "checkin.talk"))
 GRACE = timedelta(hours=6)
@@ -171,7 +171,7 @@ def receive(turn: Turn) -> None:
             case.urgent = True  # prioritised: before ordinary work in the queue
             case.updated_at = turn.now
         queue_to_staff(turn.session, text=turn.catalogue.text("sv", key, code=case.code, text=text[:500]), now=turn.now,
-                       case_id=case.id, contact_id=case.contact_id,
+                       case_id=case.id, contact_id=case.contact_id, kind=RELAYED,
                        options=[(f"claim:{case.code}", turn.catalogue.text("sv", "staff.claim"))])  # fmt: skip
         turn.acknowledge("checkin.will_contact", options=NEXT)
     else:

@@ -8,17 +8,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz
+from rapidfuzz.process import extractOne
 from sqlalchemy import case as sql_case
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handlers import checkins, incident, schedule
 from handlers.catalogue import Catalogue
 from handlers.profile import Profile
+from handlers.timers import promise_kept
 from storage.contacts import find_or_create_identity
 from storage.crypto import normalise_phone
 from storage.models import (
     AuditAction,
+    AuditEvent,
     Case,
     CaseDetails,
     CaseKind,
@@ -28,13 +32,15 @@ from storage.models import (
     Contact,
     Conversation,
     ConversationState,
+    Message,
     OutboxItem,
     Outcome,
     Staff,
 )
-from storage.outbox import last_reached_on, queue_to_contact, queue_to_staff
+from storage.outbox import ALERT, ANSWERABLE, EDIT, RELAYED, last_reached_on, queue_to_contact, queue_to_staff
 from storage.staff import audit, staff_by_telegram
 
+REFUSE_AGAIN_AFTER = timedelta(minutes=10)  # one public refusal of someone outside the team per this long
 CODE = re.compile(r"\bK-[0-9A-Z]{4,6}\b", re.IGNORECASE)
 OUTCOMES = (Outcome.HOUSING, Outcome.INCOME, Outcome.OCCUPATION, Outcome.REFERRED, Outcome.WITHDREW, Outcome.NO_CONTACT)
 CALL_OUTCOMES = (Outcome.REACHED, Outcome.NO_ANSWER, Outcome.NEW_TIME)
@@ -51,6 +57,8 @@ class StaffAction:
     text: str = ""
     choice: str | None = None
     reply_to: str | None = None  # the bot's message they replied to, by Telegram message id
+    message_id: str | None = None  # their own message (a command, a reply): what the bot's answer to it replies to
+    private: bool = False  # written in their own private chat with the bot, not in the staff group
 
 
 @dataclass
@@ -60,13 +68,14 @@ class Desk:
     profile: Profile
     now: datetime
     staff: Staff
+    answering: str | None = None  # the worker's own message: the desk's answers reply to it, addressed to them
 
     def t(self, key: str, **values: object) -> str:
         return self.catalogue.text(self.staff.language, key, **values)
 
     def post(self, text: str, options: list[tuple[str, str]] | None = None, case: Case | None = None) -> None:
         queue_to_staff(self.session, text=text, now=self.now, options=options or [], case_id=case.id if case else None,
-                       contact_id=case.contact_id if case else None)  # fmt: skip
+                       contact_id=case.contact_id if case else None, answers=self.answering)  # fmt: skip
 
     def audit(self, action: AuditAction, case: Case | None = None, detail: str | None = None) -> None:
         audit(self.session, actor=f"staff:{self.staff.id}:{self.staff.name}", action=action, now=self.now,
@@ -76,68 +85,120 @@ class Desk:
 def handle_staff(session: Session, catalogue: Catalogue, profile: Profile, now: datetime, action: StaffAction) -> None:
     staff = staff_by_telegram(session, action.telegram_id)
     if staff is None:
+        # Someone outside the team: their commands and presses are refused, in the group once in a while, not at every
+        # message (their chatter is not ours to answer, and each refusal is one more post on every worker's phone).
+        if not (action.choice or action.text.startswith("/") or action.reply_to):
+            return
+        recently = session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == AuditAction.REFUSED, AuditEvent.at > now - REFUSE_AGAIN_AFTER))  # fmt: skip
         audit(session, actor="unregistered", action=AuditAction.REFUSED, now=now, detail="not registered staff")
-        queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
+        if not recently:
+            queue_to_staff(session, text=catalogue.text("sv", "staff.refused"), now=now)
         return
-    desk = Desk(session, catalogue, profile, now, staff)
+    desk = Desk(session, catalogue, profile, now, staff, answering=action.message_id)
+    if action.private:
+        # Their private chat only carries what is for them alone (a number they asked for); the work is in the group.
+        write_privately(desk, desk.t("staff.private_chat"))
+        desk.audit(AuditAction.PRIVATE_CHAT)
+        return
     if action.choice:
         _button(desk, action.choice)
     elif action.text.startswith("/"):
         _command(desk, action.text)
     elif action.reply_to:
-        cases = _cases_of_post(session, action.reply_to)
-        if len(cases) == 1:
-            relay(desk, cases[0], action.text)
-        elif len(cases) > 1:
-            desk.post(desk.t("staff.reply_which"))
+        answer_post(desk, action.reply_to, action.text)
+
+
+def answer_post(desk: Desk, provider_message_id: str, text: str) -> None:
+    """A reply in Telegram to one of the bot's posts. Only a reply to an alert or to what a person wrote may reach
+    them: a reply to anything else the bot posted (a note's confirmation, a queue) is refused, never relayed. A reply
+    to a colleague's message is their conversation, not ours: nothing happens."""
+    posts = desk.session.execute(select(OutboxItem.case_id, OutboxItem.kind).where(
+        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id)).all()  # fmt: skip
+    if not posts:
+        return
+    answerable = {case_id for case_id, kind in posts if case_id is not None and kind in ANSWERABLE}
+    if len(answerable) > 1:
+        desk.post(desk.t("staff.reply_which"))
+        return
+    case = desk.session.get(Case, answerable.pop()) if answerable else None
+    if case is None:
+        about = {case_id for case_id, _ in posts if case_id is not None}
+        code = desk.session.scalar(select(Case.code).where(Case.id == about.pop())) if len(about) == 1 else None
+        desk.post(desk.t("staff.reply_not_answerable", code=code or "K-7F3A"))
+        return
+    relay(desk, case, text)
+
+
+# Every command and the words it answers to; the first is the one staff are shown. A Swede types "kö", "nästa".
+COMMANDS = {
+    "queue": ("/ko", "/kö", "/queue"), "mine": ("/mina", "/mine"), "next": ("/nasta", "/nästa", "/next"),
+    "case": ("/arende", "/ärende", "/case"), "reply": ("/svara", "/reply"), "note": ("/notera", "/note"),
+    "enrol": ("/inskriv", "/enrol", "/enroll"), "area": ("/omrade", "/område", "/area"), "checkin": ("/incheckning", "/checkin"),
+    "incident": ("/incident", "/händelse"), "contact": ("/kontakta", "/contact"), "close": ("/avsluta", "/close"),
+}  # fmt: skip
+NEEDS_CODE = ("case", "reply", "note", "enrol", "area", "checkin", "close")
 
 
 def _command(desk: Desk, text: str) -> None:
-    command, _, rest = text.strip().partition(" ")
-    command = command.split("@", 1)[0].lower()  # /ko@utvag_bot in groups
+    word, _, rest = text.strip().partition(" ")
+    word = word.split("@", 1)[0].lower()  # /ko@utvag_bot in groups
+    command = next((name for name, words in COMMANDS.items() if word in words), None)
     code_match = CODE.search(rest)
     case = _case(desk.session, code_match.group(0)) if code_match else None
     after_code = rest[code_match.end():].strip() if code_match else rest.strip()
-    if command in ("/ko", "/queue"):
+    if command is None:
+        _unknown_command(desk, word)
+    elif command in NEEDS_CODE and code_match and case is None:
+        _unknown_case(desk, code_match.group(0))  # a code that looks right but is no case: say so, not how to write it
+    elif command == "queue":
         show_queue(desk)
-    elif command in ("/nasta", "/nästa", "/next"):
+    elif command == "mine":
+        show_mine(desk)
+    elif command == "next":
         take_next(desk)
-    elif command in ("/arende", "/ärende", "/case"):
-        show_case(desk, case) if case else _unknown_case(desk, rest)
-    elif command in ("/svara", "/reply"):
+    elif command == "case":
+        show_case(desk, case) if case else desk.post(desk.t("staff.usage_case"))
+    elif command == "reply":
         if case is None or not after_code:
             desk.post(desk.t("staff.usage_reply"))
         else:
             relay(desk, case, after_code)
-    elif command in ("/notera", "/note"):
+    elif command == "note":
         if case is None or not after_code:
             desk.post(desk.t("staff.usage_note"))
         else:
             add_note(desk, case, after_code)
-    elif command in ("/inskriv", "/enrol", "/enroll"):
-        enrol(desk, case, after_code or None) if case else _unknown_case(desk, rest)
-    elif command in ("/omrade", "/område", "/area"):
+    elif command == "enrol":
+        enrol(desk, case, after_code or None) if case else desk.post(desk.t("staff.usage_enrol"))
+    elif command == "area":
         set_area(desk, case, after_code) if case else _unknown_case(desk, rest)
-    elif command in ("/incheckning", "/checkin"):
+    elif command == "checkin":
         set_checkin(desk, case, after_code) if case else desk.post(desk.t("staff.checkin.usage", problem=""))
-    elif command in ("/incident", "/händelse"):
+    elif command == "incident":
         area = desk.profile.unit.area_named(rest) if rest.strip() else None
         if rest.strip() and area is None:
             desk.post(desk.t("staff.area.unknown", areas=", ".join(desk.profile.unit.areas)))
             return
         incident.preview(desk.session, desk.catalogue, desk.staff.id, area, desk.now)
         desk.audit(AuditAction.INCIDENT_PREVIEW, detail=f"area {area}" if area else "all participants")
-    elif command in ("/kontakta", "/contact"):
+    elif command == "contact":
         start_outreach_contact(desk, rest)
-    elif command in ("/avsluta", "/close"):
+    elif command == "close":
         if case is None:
-            _unknown_case(desk, rest)
+            desk.post(desk.t("staff.usage_close"))
         elif after_code:
             close(desk, case, _outcome_from_words(after_code))
         else:
             desk.post(desk.t("staff.close_pick", code=case.code), _outcome_buttons(desk, case), case)
-    else:
-        desk.post(desk.t("staff.unknown_command"))
+
+
+def _unknown_command(desk: Desk, word: str) -> None:
+    """What was typed, the nearest command if it is a near miss ("/svar", "/notra"), and every command."""
+    words = [spelling for spellings in COMMANDS.values() for spelling in spellings]
+    near = extractOne(word, words, scorer=fuzz.ratio, score_cutoff=60)
+    suggestion = desk.t("staff.did_you_mean", command=near[0]) if near else ""
+    desk.post(desk.t("staff.unknown_command", command=word[:30], suggestion=suggestion, commands=desk.t("staff.commands")))
 
 
 def is_row_id(text: str) -> bool:
@@ -195,9 +256,21 @@ def show_queue(desk: Desk) -> None:
     if not cases:
         desk.post(desk.t("staff.queue_empty"))
         return
-    lines = [desk.t("staff.queue_title", count=len(cases))] + [_line(desk, case) for case in cases[:30]]
+    waiting = waiting_for_us(desk.session, cases)
+    taken = sum(case.state == CaseState.CLAIMED for case in cases)
+    title = desk.t("staff.queue_title", open=len(cases) - taken, taken=taken, waiting=len(waiting))
+    lines = [title] + [_line(desk, case, case.id in waiting) for case in cases[:30]]
     buttons = [(f"claim:{case.code}", f"{desk.t('staff.claim')} {case.code}") for case in cases if case.state == CaseState.OPEN][:5]
     desk.post("\n".join(lines), buttons)
+
+
+def show_mine(desk: Desk) -> None:
+    """The cases this worker holds, in queue order: what they have promised to do."""
+    mine = [case for case in queue(desk.session) if case.state == CaseState.CLAIMED and case.assigned_staff_id == desk.staff.id]
+    if not mine:
+        desk.post(desk.t("staff.mine_empty"))
+        return
+    desk.post("\n".join([desk.t("staff.mine_title", count=len(mine))] + [_line(desk, case) for case in mine[:30]]))
 
 
 def take_next(desk: Desk) -> None:
@@ -217,8 +290,8 @@ def show_case(desk: Desk, case: Case) -> None:
                   area=desk.t("staff.area.card", area=area) if (area := area_of(case)) else "")  # fmt: skip
     buttons = [(f"claim:{case.code}", desk.t("staff.claim"))] if case.state == CaseState.OPEN else [
         (f"release:{case.code}", desk.t("staff.release")), (f"handover:{case.code}", desk.t("staff.handover"))]
-    if _phone(case):
-        buttons.append((f"number:{case.code}", desk.t("staff.show_number")))
+    if _phone(case) and case.state == CaseState.CLAIMED:
+        buttons.append((f"number:{case.code}", desk.t("staff.show_number")))  # only the holder's press shows it
     if case.kind == CaseKind.CALL and case.state == CaseState.CLAIMED:
         buttons += [(f"call:{case.code}:{outcome}", desk.t(f"staff.{outcome}")) for outcome in ("reached", "no_answer", "new_time")]
     desk.post(card, buttons, case)
@@ -238,7 +311,30 @@ def _claim(desk: Desk, case: Case) -> bool:
     desk.session.refresh(case)
     if won:
         desk.audit(AuditAction.CLAIMED, case)
+        refresh_alerts(desk, case)
     return won
+
+
+def refresh_alerts(desk: Desk, case: Case) -> None:
+    """The case's alerts in the group say who has it now, and offer Ta ärendet only while nobody has: they are edited in
+    place, so the group shows state instead of a stale offer. A post that joined several alerts is left as it is."""
+    alerts = desk.session.scalars(select(OutboxItem).where(
+        OutboxItem.case_id == case.id, OutboxItem.target == "staff_group", OutboxItem.kind == ALERT,
+        OutboxItem.status == "sent", OutboxItem.provider_message_id.is_not(None)).order_by(OutboxItem.id)).all()  # fmt: skip
+    holder = desk.session.get(Staff, case.assigned_staff_id) if case.state == CaseState.CLAIMED and case.assigned_staff_id else None
+    status = (desk.t("staff.alert_taken", name=holder.name) if holder else
+              desk.t("staff.alert_closed") if case.state == CaseState.CLOSED else "")  # fmt: skip
+    for alert in alerts:
+        shared = desk.session.scalar(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.provider_message_id == alert.provider_message_id, OutboxItem.target == "staff_group",
+            OutboxItem.kind.in_(ANSWERABLE)))  # fmt: skip
+        if shared != 1:
+            continue
+        original = json.loads(alert.payload or "{}")
+        options = [] if status else [tuple(option) for option in original.get("options", [])]
+        queue_to_staff(desk.session, text=original.get("text", "") + (f"\n{status}" if status else ""), now=desk.now,
+                       options=options, case_id=case.id, contact_id=case.contact_id, kind=EDIT,
+                       replaces=alert.provider_message_id)  # fmt: skip
 
 
 def claim(desk: Desk, case: Case) -> None:
@@ -263,6 +359,7 @@ def release(desk: Desk, case: Case) -> None:
         return
     case.state, case.assigned_staff_id, case.updated_at = CaseState.OPEN, None, desk.now
     desk.audit(AuditAction.RELEASED, case)
+    refresh_alerts(desk, case)
     desk.post(desk.t("staff.released", name=desk.staff.name, code=case.code), case=case)
 
 
@@ -272,6 +369,7 @@ def hand_over(desk: Desk, case: Case, staff_id: int) -> None:
         return
     case.assigned_staff_id, case.updated_at = new.id, desk.now
     desk.audit(AuditAction.HANDED_OVER, case, detail=f"to staff:{new.id}")
+    refresh_alerts(desk, case)
     desk.post(desk.t("staff.handed_over", code=case.code, old=desk.staff.name, new=new.name), case=case)
 
 
@@ -287,33 +385,66 @@ def _is_mine(desk: Desk, case: Case) -> bool:
 
 
 def relay(desk: Desk, case: Case, text: str) -> None:
-    """The person receives it on their own channel, signed by the unit; never with anything of the worker's."""
+    """The person receives it on their own channel, signed by the unit; never with anything of the worker's. Only on
+    an open case (taken by answering) or one the worker holds: a closed case or a colleague's gets nothing, and the
+    worker is told why. The confirmation quotes what the person got, word for word."""
+    if case.state == CaseState.CLOSED:
+        desk.post(desk.t("staff.relay_closed", code=case.code), case=case)
+        return
+    if (case.state == CaseState.OPEN and not _claim(desk, case)) or case.assigned_staff_id != desk.staff.id:
+        holder = desk.session.get(Staff, case.assigned_staff_id) if case.assigned_staff_id else None
+        desk.post(desk.t("staff.relay_not_yours", code=case.code, name=holder.name if holder else "-"), case=case)
+        return
     reached = last_reached_on(desk.session, case.contact_id) if case.contact_id else None
     if reached is None:
         desk.post(desk.t("staff.relay_failed", code=case.code), case=case)
         return
     identity_id, channel = reached
     signoff = desk.t("staff.signoff", name=desk.staff.signoff) if desk.staff.signoff else desk.t("staff.signoff_unit")
-    queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel,
-                     text=f"{text.strip()}\n{signoff}", now=desk.now)  # fmt: skip
-    if case.state == CaseState.OPEN:
-        _claim(desk, case)
-    if case.kind == CaseKind.QUESTION and case.state != CaseState.CLOSED:
+    sent = f"{text.strip()}\n{signoff}"
+    queue_to_contact(desk.session, contact_id=case.contact_id, identity_id=identity_id, channel=channel, text=sent, now=desk.now)
+    if case.kind == CaseKind.QUESTION:
         case.outcome = Outcome.ANSWERED
     case.updated_at = desk.now
     desk.audit(AuditAction.REPLIED, case)
-    desk.post(desk.t("staff.relayed", code=case.code), case=case)
+    desk.post(desk.t("staff.relayed", code=case.code, text=sent), case=case)
 
 
-def reveal_number(desk: Desk, case: Case) -> str:
-    """The consented number as a sentence for the one who asked; every reveal is audited."""
+def may_see_number(desk: Desk, case: Case) -> str | None:
+    """None if this worker may see the case's number (they hold it); otherwise the sentence that says why not."""
+    if case.state == CaseState.CLAIMED and case.assigned_staff_id == desk.staff.id:
+        return None
+    holder = desk.session.get(Staff, case.assigned_staff_id) if case.state == CaseState.CLAIMED and case.assigned_staff_id else None
+    why = desk.t("staff.number_holder", name=holder.name) if holder else desk.t("staff.number_take_first")
+    return desk.t("staff.number_not_yours", code=case.code, holder=why)
+
+
+def reveal_number(desk: Desk, case: Case, audited_as: str = "on the dashboard") -> str:
+    """The consented number as a sentence for the holder alone; every reveal is audited (where to, never the number)."""
     phone = _phone(case)
-    desk.audit(AuditAction.NUMBER_SHOWN, case)
+    desk.audit(AuditAction.NUMBER_SHOWN, case, detail=audited_as)
     return desk.t("staff.number", code=case.code, phone=phone) if phone else desk.t("staff.no_number", code=case.code)
 
 
 def show_number(desk: Desk, case: Case) -> None:
-    desk.post(reveal_number(desk, case), case=case)
+    """The number never goes into the group, where it would stay on every member's phone: the bot writes it to the
+    holder privately, in a delivery whose payload is wiped once it is sent (bot/dispatcher.py, target "address")."""
+    refusal = may_see_number(desk, case)
+    if refusal is not None:
+        desk.post(refusal, case=case)
+        return
+    if not _phone(case):
+        desk.post(desk.t("staff.no_number", code=case.code), case=case)
+        return
+    write_privately(desk, reveal_number(desk, case, audited_as="sent privately to the holder"), case)
+    desk.post(desk.t("staff.number_sent", name=desk.staff.name, code=case.code), case=case)
+
+
+def write_privately(desk: Desk, text: str, case: Case | None = None) -> None:
+    """A message from the bot to this worker's own Telegram chat, in a delivery whose payload is wiped once sent."""
+    desk.session.add(OutboxItem(channel="telegram", lane=0, target="address", case_id=case.id if case else None,
+                                status="pending", attempts=0, payload=json.dumps({"address": desk.staff.telegram_id, "text": text}),
+                                next_attempt_at=desk.now, created_at=desk.now))  # fmt: skip
 
 
 def add_note(desk: Desk, case: Case, note: str) -> None:
@@ -373,7 +504,7 @@ def set_checkin(desk: Desk, case: Case, words: str) -> None:
         try:
             rule = schedule.parse_rule(words, desk.now, desk.profile)
         except schedule.RuleError as exc:
-            desk.post(desk.t("staff.checkin.usage", problem=str(exc).capitalize() + "."), case=case)
+            desk.post(desk.t("staff.checkin.usage", problem=f"{exc} "), case=case)
             return
         row = checkins.set_schedule(desk.session, case, rule, desk.now, desk.profile)
         desk.post(desk.t("staff.checkin.set", code=case.code, rule=schedule.describe(rule), next=_when(desk, row.next_due_at)), case=case)
@@ -463,6 +594,7 @@ def close(desk: Desk, case: Case, outcomes: list[str]) -> None:
         return
     case.state, case.outcome, case.closed_at, case.updated_at = CaseState.CLOSED, "+".join(outcomes), desk.now, desk.now
     desk.audit(AuditAction.CLOSED, case, detail=case.outcome)
+    refresh_alerts(desk, case)
     words = ", ".join(desk.t(f"staff.outcome.{outcome}") for outcome in outcomes)
     desk.post(desk.t("staff.closed", code=case.code, outcome=words), case=case)
 
@@ -487,13 +619,6 @@ def _case(session: Session, code: str) -> Case | None:
     return session.scalar(select(Case).where(Case.code == code.upper().strip()))
 
 
-def _cases_of_post(session: Session, provider_message_id: str) -> list[Case]:
-    """The cases a staff post was about, so that replying to it in Telegram answers that case. A busy hour's
-    alerts go out joined in one post (bot/dispatcher.py): a reply to such a post cannot say which case it answers."""
-    return list(session.scalars(select(Case).where(Case.id.in_(select(OutboxItem.case_id).where(
-        OutboxItem.target == "staff_group", OutboxItem.provider_message_id == provider_message_id)))))  # fmt: skip
-
-
 def _unknown_case(desk: Desk, text: str) -> None:
     desk.post(desk.t("staff.unknown_case", code=(text.strip() or "?")[:12]))
 
@@ -515,12 +640,18 @@ def _waited(desk: Desk, case: Case) -> str:
 
 
 def _due(desk: Desk, case: Case) -> str:
-    if case.due_at is None:
-        return ""
-    if case.due_at < desk.now and case.state != CaseState.CLOSED:
+    if case.due_at is None or (case.kind != CaseKind.CALL and promise_kept(case)):
+        return ""  # once the person has been answered (or taken, or acknowledged) no promise is left to break
+    if is_overdue(case, desk.now):
         return desk.t("staff.overdue")
     local = case.due_at.astimezone(desk.profile.office_hours.zone)
     return desk.t("staff.due", when=local.strftime("%d/%m %H:%M"))
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    """FÖRSENAT: its time has passed and what was promised is not done (an answered question is not late)."""
+    kept = case.kind != CaseKind.CALL and promise_kept(case)
+    return case.due_at is not None and case.due_at < now and case.state != CaseState.CLOSED and not kept
 
 
 def _who(desk: Desk, case: Case) -> str:
@@ -530,9 +661,22 @@ def _who(desk: Desk, case: Case) -> str:
     return desk.t("staff.taken_by", name=holder.name) if holder else ""
 
 
-def _line(desk: Desk, case: Case) -> str:
+def _line(desk: Desk, case: Case, waiting: bool = False) -> str:
+    who = _who(desk, case) + (desk.t("staff.waiting_mark") if waiting else "")
     return desk.t("staff.queue_line", flag=_flag(case), code=case.code, kind=desk.t(f"staff.kind.{case.kind}"),
-                  waited=_waited(desk, case), due=_due(desk, case), who=_who(desk, case))  # fmt: skip
+                  waited=_waited(desk, case), due=_due(desk, case), who=who)  # fmt: skip
+
+
+def waiting_for_us(session: Session, cases: list[Case]) -> set[int]:
+    """The cases whose person has written since staff last answered them (or never been answered): waiting for us."""
+    contacts = {case.contact_id for case in cases if case.contact_id}
+    last_in = dict(session.execute(select(Message.contact_id, func.max(Message.created_at)).where(
+        Message.contact_id.in_(contacts), Message.direction == "in").group_by(Message.contact_id)).all())  # fmt: skip
+    answered = dict(session.execute(select(AuditEvent.case_id, func.max(AuditEvent.at)).where(
+        AuditEvent.case_id.in_([case.id for case in cases]), AuditEvent.action == "replied")
+        .group_by(AuditEvent.case_id)).all())  # fmt: skip
+    return {case.id for case in cases if case.contact_id in last_in
+            and (case.id not in answered or last_in[case.contact_id] > answered[case.id])}  # fmt: skip
 
 
 def humanise(span: timedelta) -> str:
@@ -551,4 +695,4 @@ def relay_from_client(session: Session, catalogue: Catalogue, case: Case, text: 
     body = text.strip()
     body = body if len(body) <= 1500 else body[:1499] + "…"
     queue_to_staff(session, text=catalogue.text("sv", "staff.from_client", code=case.code, to=to, text=body), now=now,
-                   case_id=case.id, contact_id=case.contact_id)  # fmt: skip
+                   case_id=case.id, contact_id=case.contact_id, kind=RELAYED)  # fmt: skip

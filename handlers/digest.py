@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from handlers.calendar import is_working_day
 from handlers.catalogue import Catalogue
 from handlers.profile import Profile
+from handlers.timers import promise_kept
 from storage.models import Case, CaseKind, CaseState, CheckinSchedule, CheckinState
 from storage.outbox import queue_to_staff
 
@@ -23,7 +24,8 @@ def post_digest(session: Session, catalogue: Catalogue, profile: Profile, now: d
     by_kind = Counter(case.kind for case in cases)
     end_of_day = (local.replace(hour=23, minute=59)).astimezone(now.tzinfo)
     calls = [case for case in cases if case.kind == CaseKind.CALL and case.due_at and case.due_at <= end_of_day]
-    at_risk = [case for case in cases if case.due_at and case.kind != CaseKind.CALL and case.due_at - now < timedelta(days=2)]
+    at_risk = [case for case in cases if case.due_at and case.kind != CaseKind.CALL and case.due_at - now < timedelta(days=2)
+               and not promise_kept(case)]  # an answered question is a promise kept, not one at risk
     active = CheckinSchedule.state == CheckinState.ACTIVE
     silent = session.scalars(select(CheckinSchedule).where(CheckinSchedule.unanswered >= 1, active)).all()
     kinds = ", ".join(f"{count} {catalogue.text('sv', f'staff.kind.{kind}')}" for kind, count in sorted(by_kind.items())) or "0"

@@ -29,7 +29,7 @@ def parse_rule(text: str, now: datetime, profile: Profile) -> dict[str, Any]:
     if weekly:
         every_word, day, hour, minute = weekly.groups()
         if day not in WEEKDAYS:
-            raise RuleError(f"unknown weekday {day!r}")
+            raise RuleError(f"Jag känner inte igen veckodagen {day!r}: skriv måndag, tisdag, onsdag, torsdag, fredag, lördag eller söndag.")
         at = _time(hour, minute)
         every = 2 if every_word in ("varannan", "every other") else 1
         first = next_weekly(WEEKDAYS[day], at, every, None, now, profile)
@@ -41,12 +41,12 @@ def parse_rule(text: str, now: datetime, profile: Profile) -> dict[str, Any]:
         try:
             day = date.fromisoformat(day_text)
         except ValueError as exc:
-            raise RuleError(f"not a date: {day_text}") from exc
+            raise RuleError(f"{day_text} är inget datum: skriv till exempel 2026-12-03.") from exc
         local = datetime.combine(day, _time(hour, minute), tzinfo=profile.office_hours.zone)
         if local.astimezone(UTC) <= now:
-            raise RuleError("that moment has passed")
+            raise RuleError("Den tiden har redan varit: välj en tid framåt.")
         return {"kind": "once", "at": local.isoformat()}
-    raise RuleError("write it like: varje måndag 10:00, varannan torsdag 14:30 or 2026-12-03 14:00")
+    raise RuleError("Jag förstod inte när incheckningen ska gå ut.")
 
 
 def next_due(rule: dict[str, Any], after: datetime, profile: Profile) -> datetime | None:
@@ -99,4 +99,4 @@ def _time(hour: str, minute: str) -> time:
     try:
         return time(int(hour), int(minute))
     except ValueError as exc:
-        raise RuleError(f"not a time: {hour}:{minute}") from exc
+        raise RuleError(f"{hour}:{minute} är inget klockslag: skriv till exempel 10:00.") from exc

@@ -17,7 +17,7 @@ from handlers.catalogue import Catalogue
 from handlers.danger import CHECK_ANSWER_WITHIN
 from handlers.profile import Profile
 from storage.models import Case, CaseKind, CaseState, OutboxItem, Outcome, Staff
-from storage.outbox import queue_to_staff
+from storage.outbox import ALERT, queue_to_staff
 
 REMIND_BEFORE = timedelta(minutes=15)
 WARN_AT = 0.75
@@ -45,7 +45,7 @@ def run_timers(session: Session, catalogue: Catalogue, profile: Profile, now: da
                 claim = [(f"claim:{case.code}", catalogue.text("sv", "staff.claim"))]
                 _post(session, catalogue, case, now, "staff.timer.realert", options=claim)
                 done["realerted"] += 1
-        elif case.due_at and not _kept(case):
+        elif case.due_at and not promise_kept(case):
             span = case.due_at - case.created_at
             if now >= case.due_at and _set(session, case, Case.breached_at, now):
                 _post(session, catalogue, case, now, "staff.timer.breached", when=_local(profile, case.due_at))
@@ -113,7 +113,7 @@ def _raise_unanswered(session: Session, case: Case, now: datetime) -> None:
 
 
 def _not_kept() -> ColumnElement[bool]:
-    """`not _kept(case)` in SQL."""
+    """`not promise_kept(case)` in SQL."""
     return or_(
         and_(Case.kind == CaseKind.QUESTION, or_(Case.outcome.is_(None), Case.outcome != Outcome.ANSWERED)),
         and_(Case.kind == CaseKind.APPLICATION, Case.claimed_at.is_(None)),
@@ -121,7 +121,7 @@ def _not_kept() -> ColumnElement[bool]:
     )
 
 
-def _kept(case: Case) -> bool:
+def promise_kept(case: Case) -> bool:
     """Whether what was promised for this kind of case has been done."""
     if case.kind == CaseKind.QUESTION:
         return case.outcome == Outcome.ANSWERED
@@ -146,7 +146,10 @@ def _escalate(session: Session, case: Case, now: datetime, every: timedelta) -> 
 def _post(session: Session, catalogue: Catalogue, case: Case, now: datetime, key: str,
           options: list[tuple[str, str]] | None = None, **values: str) -> None:  # fmt: skip
     text = catalogue.text("sv", key, code=case.code, **values)
-    queue_to_staff(session, text=text, now=now, options=options or [], case_id=case.id, contact_id=case.contact_id)
+    # A call nobody took, an urgent case nobody answered: alerts, so a reply to them answers the person. Reminders and
+    # promise warnings are the desk's own bookkeeping: a reply to them never leaves it.
+    kind = ALERT if key in ("staff.timer.realert", "staff.timer.escalated", "staff.timer.check_unanswered") else None
+    queue_to_staff(session, text=text, now=now, options=options or [], case_id=case.id, contact_id=case.contact_id, kind=kind)
 
 
 def _sms_oncall(session: Session, catalogue: Catalogue, case: Case, now: datetime, phone: str) -> None:

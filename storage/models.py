@@ -313,6 +313,7 @@ class AuditAction(StrEnum):
     REPLIED = "replied"
     VIEWED = "viewed"
     REFUSED = "refused"
+    PRIVATE_CHAT = "private_chat"  # a worker opened their private chat with the bot
     STAFF_ADDED = "staff_added"
     STAFF_REMOVED = "staff_removed"
     LOGGED_IN = "logged_in"

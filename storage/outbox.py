@@ -48,14 +48,26 @@ def last_reached_on(session: Session, contact_id: str) -> tuple[int | None, str]
     return (row[0], row[1]) if row else None
 
 
+ALERT = "alert"  # a staff post about something a person needs: a reply to it answers them
+RELAYED = "relayed"  # a staff post carrying what a person wrote: a reply to it answers them
+ANSWERABLE = (ALERT, RELAYED)
+EDIT = "edit"  # a change to an earlier staff post: a reply to the post is judged by the post's own kind
+
+
 def queue_to_staff(
     session: Session, *, text: str, now: datetime, options: Sequence[tuple[str, str]] = (), case_id: int | None = None,
-    contact_id: str | None = None, lane: int = 0,
+    contact_id: str | None = None, lane: int = 0, kind: str | None = None, replaces: str | None = None,
+    answers: str | None = None,
 ) -> OutboxItem:  # fmt: skip
-    """A post in the staff group. Tied to the contact, if any, so erasing them removes it too."""
-    payload = {"text": text, "options": [list(option) for option in options]}
+    """A post in the staff group. Tied to the contact, if any, so erasing them removes it too. `kind` says what a
+    reply to it may do: only a reply to an ALERT or a RELAYED message of the person reaches them (handlers/desk.py)."""
+    payload: dict[str, object] = {"text": text, "options": [list(option) for option in options]}
+    if replaces:
+        payload["replaces"] = replaces  # an earlier post changed in place (an alert that now says who took it)
+    if answers:
+        payload["answers"] = answers  # a worker's own command: the post is a reply to it, addressed to them
     item = OutboxItem(
-        channel="telegram", lane=lane, target="staff_group", case_id=case_id, contact_id=contact_id,
+        channel="telegram", lane=lane, target="staff_group", case_id=case_id, contact_id=contact_id, kind=kind,
         payload=json.dumps(payload), status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )  # fmt: skip
     session.add(item)

@@ -33,6 +33,7 @@ class Outbound:
     urgent: bool = False  # the answer to someone in danger: ahead of every other reply waiting for the provider
     farewell: bool = False  # the goodbye after an erasure: the person's transcript is already gone
     replaces: str | None = None  # the provider's id of a message to update in place (Telegram: its text and keyboard)
+    answers: str | None = None  # the provider's id of the message this one answers (Telegram: shown as a reply to it)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyParameters,
     Update,
 )
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -93,6 +94,7 @@ class TelegramChannel:
         self._accept: Accept | None = None
         self.staff_chat_id = staff_chat_id
         self.on_staff_action: Callable[[str, StaffAction], Awaitable[object]] | None = None
+        self.is_staff: Callable[[str], Awaitable[bool]] | None = None  # a registered worker's Telegram user id
         self.on_poll: Callable[[], None] = lambda: None  # each getUpdates that answered: Telegram works
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next getUpdates offset: every update before it is stored
@@ -186,6 +188,8 @@ class TelegramChannel:
     async def _receive(self, update: Update) -> None:
         assert self._accept is not None
         staff = parse_staff_update(update, self.staff_chat_id)
+        if staff is None and self.is_staff is not None:
+            staff = await self._private_staff_message(update)
         if staff is not None:
             if self.on_staff_action is not None:
                 await self.on_staff_action(str(update.update_id), staff)
@@ -199,12 +203,26 @@ class TelegramChannel:
             except TelegramError:
                 pass  # the spinner on the button stops by itself; the choice is already stored
 
+    async def _private_staff_message(self, update: Update) -> StaffAction | None:
+        """A worker writing to the bot in private (to open the chat numbers come in): answered as staff, never taken
+        for a person starting a conversation."""
+        message = update.message
+        if message is None or message.chat.type != "private" or message.from_user is None or self.is_staff is None:
+            return None
+        if not await self.is_staff(str(message.from_user.id)):
+            return None
+        return StaffAction(telegram_id=str(message.from_user.id), text=message.text or "", private=True)
+
     async def send(self, message: Outbound) -> str | None:
         stamp = self._leaving(message)
         try:
             if message.replaces and await self._edit(message):
                 return message.replaces
-            sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message))
+            # A confirmation of one worker's command is a reply to that command, addressed to them in the thread.
+            # https://core.telegram.org/bots/api#replyparameters: sent anyway if the command was deleted meanwhile.
+            answers = ReplyParameters(int(message.answers), allow_sending_without_reply=True) if message.answers else None
+            sent = await self.bot.send_message(chat_id=int(message.address), text=message.text, reply_markup=_markup(message),
+                                               reply_parameters=answers)  # fmt: skip
         except RetryAfter as exc:
             raise TransientSendError("rate limited", retry_after=_seconds(exc.retry_after), rate_limited=True) from exc
         except Forbidden as exc:
@@ -338,7 +356,7 @@ def parse_staff_update(update: Update, staff_chat_id: int | None) -> StaffAction
     if message is None or message.chat.id != staff_chat_id or message.from_user is None or not message.text:
         return None
     reply_to = message.reply_to_message
-    return StaffAction(telegram_id=str(message.from_user.id), text=message.text,
+    return StaffAction(telegram_id=str(message.from_user.id), text=message.text, message_id=str(message.message_id),
                        reply_to=str(reply_to.message_id) if reply_to else None)  # fmt: skip
 
 

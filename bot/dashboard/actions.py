@@ -81,6 +81,9 @@ def _close(desk: WebDesk, case: Case, form: FormData) -> str | None:
 
 
 def _number(desk: WebDesk, case: Case, _form: FormData) -> str | None:
+    refusal = desks.may_see_number(desk, case)
+    if refusal is not None:
+        return refusal
     desk.said.append(desks.reveal_number(desk, case))  # on this page only, never posted to the group
     return None
 

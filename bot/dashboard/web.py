@@ -270,7 +270,7 @@ class Dashboard:
                 by_person.setdefault(case.contact_id, []).append(case.code)
         rows = []
         for case in cases:
-            overdue = case.due_at is not None and case.due_at < now
+            overdue = desks.is_overdue(case, now)
             rows.append({"code": case.code, "kind": KIND_LABELS.get(case.kind, case.kind),
                          "state": STATE_LABELS.get(case.state, case.state),
                          "urgent": case.urgent, "check": not case.urgent and case.check_asked_at is not None,
@@ -309,7 +309,7 @@ class Dashboard:
             "case": case, "kind": KIND_LABELS.get(case.kind, case.kind), "state": STATE_LABELS.get(case.state, case.state),
             "holder": holder.name if holder else None, "mine": holder is not None and holder.id == viewer.staff_id,
             "waited": humanise((case.closed_at or now) - case.created_at),
-            "overdue": bool(case.due_at and case.due_at < now and case.state != CaseState.CLOSED),
+            "overdue": desks.is_overdue(case, now),
             "area": details.area, "areas": self.profile.unit.areas,
             "needs": [NEED_LABELS.get(need, need) for need in details.needs], "contact_way": details.contact_way,
             "times": details.times, "has_phone": bool(details.phone),

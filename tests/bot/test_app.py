@@ -1,8 +1,9 @@
 """End to end through the real Telegram channel: a person, the staff group, and a clock the test moves."""
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 
+from storage.models import AuditEvent, Contact, OutboxItem
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.live import STAFF_CHAT, LiveBot
@@ -310,3 +311,100 @@ def test_utvag_timezone_sets_the_zone_of_office_hours_and_check_in_schedules(tmp
     finally:
         stockholm.db.dispose()
         new_york.db.dispose()
+
+
+def ask(api: FakeBotAPI, question: str) -> tuple[dict, str]:
+    """The person asks a question; the staff group's alert for it and the case's code."""
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    api.wait_for_sent(PERSON, 4)
+    api.inject_message(PERSON, "fråga")
+    api.wait_for_sent(PERSON, 5)
+    api.inject_message(PERSON, question)
+    api.wait_for(lambda fake: any(m["text"].startswith("Ny fråga K-") for m in fake.sent(STAFF_CHAT)))
+    alert = next(m for m in api.sent(STAFF_CHAT) if m["text"].startswith("Ny fråga K-"))
+    return alert, alert["text"].split()[2].rstrip(":")
+
+
+def group_post(api: FakeBotAPI, starts: str) -> dict:
+    api.wait_for(lambda fake: any(m["text"].startswith(starts) for m in fake.sent(STAFF_CHAT)))
+    return next(m for m in reversed(api.sent(STAFF_CHAT)) if m["text"].startswith(starts))
+
+
+def test_only_an_answer_to_the_persons_alert_reaches_them_and_a_remark_on_a_note_stays_on_the_desk(live):
+    api = live.api
+    alert, code = ask(api, "Kan ni hjälpa mig med skulder?")
+    asked = len(api.wait_for_sent(PERSON, 6))
+    api.inject_group_message(STAFF_CHAT, SARA, "Ja, det kan vi. Vi hörs i morgon.", reply_to_message_id=alert["message_id"])
+    sent = group_post(api, f"Skickat till {code}.")
+    assert sent["text"] == f"Skickat till {code}. Personen fick:\nJa, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
+    assert api.wait_for_sent(PERSON, asked + 1)[asked]["text"] == "Ja, det kan vi. Vi hörs i morgon.\n- Sara, SIG"
+    command = api.update(api.inject_group_message(STAFF_CHAT, SARA, f"/notera {code} ringde i fredags"))["message"]
+    note = group_post(api, f"Anteckningen är sparad på {code}.")
+    assert note["params"]["reply_parameters"]["message_id"] == command["message_id"]  # addressed to Sara, in her thread
+    api.inject_group_message(STAFF_CHAT, SARA, "obs han lät påverkad i fredags", reply_to_message_id=note["message_id"])
+    assert "Ditt svar skickades inte" in group_post(api, "Ditt svar skickades inte")["text"]
+    api.inject_group_message(STAFF_CHAT, OMAR, "Jag kan ta den", reply_to_message_id=alert["message_id"])
+    group_post(api, f"{code} tas av Sara, så ditt svar skickades inte.")
+    # The holder's next answer arrives next: nothing refused went before it (the person's messages keep their order).
+    api.inject_group_message(STAFF_CHAT, SARA, f"/svara {code} Vi ses kl 14.")
+    received = api.wait_for_sent(PERSON, asked + 2)
+    assert [m["text"] for m in received[asked:]] == ["Ja, det kan vi. Vi hörs i morgon.\n- Sara, SIG", "Vi ses kl 14.\n- Sara, SIG"]
+
+
+def test_the_number_goes_to_the_holder_alone_in_a_private_chat_and_never_into_the_group(live):
+    api = live.api
+    api.inject_message(SARA, "/start")  # Sara opens her private chat with the bot: she is staff, not a person asking
+    (hello,) = api.wait_for_sent(SARA, 1)
+    assert hello["text"].startswith("Hej! Här i den privata chatten skickar jag bara det som är för dig ensam")
+    with live.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+    api.inject_message(PERSON, "/start")
+    press(api, PERSON, "Svenska", 1)
+    press(api, PERSON, "Bli uppringd", 4)
+    press(api, PERSON, "tisdag 1 december kl. 13–15", 5)
+    api.wait_for_sent(PERSON, 6)
+    api.inject_contact(PERSON, "+46701234567")
+    alert = group_post(api, "Vill bli uppringd K-")
+    code = alert["text"].split()[3].rstrip(":")
+    api.inject_callback(STAFF_CHAT, f"number:{code}", message_id=alert["message_id"], from_user=OMAR)
+    assert group_post(api, "Bara den som har")["text"] == f"Bara den som har {code} kan se numret. Ta ärendet först."
+    api.inject_group_message(STAFF_CHAT, SARA, "/nasta")
+    card = group_post(api, f"{code} samtal, taget")
+    assert any(button["text"] == "Visa numret" for row in card["reply_markup"]["inline_keyboard"] for button in row)
+    api.inject_callback(STAFF_CHAT, f"number:{code}", message_id=card["message_id"], from_user=SARA)
+    private = api.wait_for_sent(SARA, 2)[1]
+    assert private["text"] == f"Nummer för {code}: +46701234567 (visningen loggas)"
+    group_post(api, f"Sara: numret för {code} är skickat till dig i en privat chatt med boten")
+    assert all("46701234567" not in (m["text"] or "") for m in api.sent(STAFF_CHAT))
+
+    def delivered(_api: FakeBotAPI) -> bool:
+        with live.runtime.sessions() as session:
+            (delivery,) = session.scalars(select(OutboxItem).where(OutboxItem.target == "address", OutboxItem.case_id.is_not(None))).all()
+            return delivery.status == "sent" and delivery.payload is None  # nothing keeps the number once it went
+
+    api.wait_for(delivered)
+    with live.runtime.sessions() as session:
+        (shown,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "number_shown")).all()
+        assert shown.actor.endswith("Sara") and "4670" not in (shown.detail or "")
+
+
+def test_a_claimed_alert_says_who_took_it_and_offers_no_claim_any_more(live):
+    api = live.api
+    alert, code = ask(api, "Hur lång tid tar det?")
+    assert alert["reply_markup"]["inline_keyboard"][0][0]["text"] == "Ta ärendet"
+    api.inject_callback(STAFF_CHAT, f"claim:{code}", message_id=alert["message_id"], from_user=OMAR)
+
+    def edited_to(ending: str):
+        def edited(fake: FakeBotAPI) -> bool:
+            return any(call["method"] == "editMessageText" and call["message_id"] == alert["message_id"]
+                       and call["text"].endswith(ending) for call in fake.sent(STAFF_CHAT))  # fmt: skip
+
+        return edited
+
+    api.wait_for(edited_to("✓ Tas av Omar."))
+    edit = next(c for c in api.sent(STAFF_CHAT) if c["method"] == "editMessageText")
+    assert edit["text"] == f"{alert['text']}\n✓ Tas av Omar." and edit["reply_markup"] is None
+    api.inject_group_message(STAFF_CHAT, OMAR, f"/avsluta {code} hänvisad")
+    api.wait_for(edited_to("✓ Avslutat."))
+    assert not any(m["text"].startswith(alert["text"]) and m["method"] == "sendMessage" for m in api.sent(STAFF_CHAT)[1:])

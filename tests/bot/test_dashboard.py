@@ -377,7 +377,8 @@ def test_claim_reply_note_enrol_and_close_go_through_the_desk(runtime):
     assert act("claim").headers["location"] == f"/staff/case/{case.code}"
     assert flash(client.get(f"/staff/case/{case.code}").text) == f"Omar tog {case.code}."
     act("reply", text="Hej! Vi kan ses på torsdag kl 14.")
-    assert flash(client.get(f"/staff/case/{case.code}").text) == f"Skickat till {case.code}."
+    sent = f"Skickat till {case.code}. Personen fick:\nHej! Vi kan ses på torsdag kl 14.\n- SIG"
+    assert flash(client.get(f"/staff/case/{case.code}").text) == sent
     act("reply", text="   ")
     assert flash(client.get(f"/staff/case/{case.code}").text) == "Skriv ett svar först."
     act("note", text="Ringde, bokat möte.")
@@ -450,6 +451,20 @@ def test_someone_elses_case_cannot_be_released(runtime):
     sara.post(f"/staff/case/{case.code}/claim", data={"csrf": token(sara.get("/staff").text)})
     omar.post(f"/staff/case/{case.code}/release", data={"csrf": token(omar.get("/staff").text)})
     assert flash(omar.get(f"/staff/case/{case.code}").text) == f"{case.code} är inte ditt. Det tas av Sara."
+
+
+def test_only_the_holder_sees_the_number_and_a_colleague_cannot_answer_their_case(runtime):
+    case = ask(runtime)
+    sara, omar = browser(runtime), browser(runtime)
+    log_in(sara, "Sara", SARA_PASSWORD)
+    log_in(omar, "Omar", OMAR_PASSWORD)
+    sara.post(f"/staff/case/{case.code}/claim", data={"csrf": token(sara.get("/staff").text)})
+    omar.post(f"/staff/case/{case.code}/number", data={"csrf": token(omar.get("/staff").text)})
+    assert flash(omar.get(f"/staff/case/{case.code}").text) == f"Bara den som har {case.code} kan se numret. Sara har ärendet."
+    omar.post(f"/staff/case/{case.code}/reply", data={"csrf": token(omar.get("/staff").text), "text": "Hej från Omar"})
+    assert flash(omar.get(f"/staff/case/{case.code}").text).startswith(f"{case.code} tas av Sara, så ditt svar skickades inte.")
+    with runtime.sessions() as session:
+        assert not session.scalars(select(AuditEvent).where(AuditEvent.action.in_(("number_shown", "replied")))).all()
 
 
 def test_only_the_lead_reaches_the_team_page_and_the_csv(runtime):

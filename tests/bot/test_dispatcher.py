@@ -327,3 +327,29 @@ def test_the_answer_to_someone_in_danger_is_taken_before_older_replies(db, engin
     taken = [due for due in dispatcher._due(0, room=1) if due.target == "contact"]
     assert {due.outbound.address for due in taken} == {"509"}  # their greeting still goes first, in order
     assert taken[-1].outbound.urgent and "112" in taken[-1].outbound.text
+
+
+async def test_an_edit_of_an_alert_goes_alone_even_when_posts_have_waited_to_be_joined(db, engine, clock):
+    from bot.dispatcher import JOIN_AFTER_WAIT
+
+    channel = GroupWaitChannel(group_wait=JOIN_AFTER_WAIT + 0.1)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100)
+    with db.sessions.begin() as session:
+        queue_to_staff(session, text="Ny fråga K-AAAA\n✓ Tas av Sara.", now=clock.now(), replaces="55")
+        queue_to_staff(session, text="Ny fråga K-BBBB", now=clock.now())
+        queue_to_staff(session, text="Anteckningen är sparad på K-CCCC.", now=clock.now(), answers="77")
+    await dispatcher.deliver_due(0)
+    await dispatcher.deliver_due(0)
+    edit, *rest = [message for message in channel.sent if message.address == "-100"]
+    assert (edit.text, edit.replaces, edit.options) == ("Ny fråga K-AAAA\n✓ Tas av Sara.", "55", ())
+    assert [message.replaces for message in rest] == [None] * len(rest) and "K-BBBB" in rest[0].text
+
+
+async def test_the_answer_to_a_workers_command_goes_as_a_reply_to_it(db, engine, clock):
+    channel = GroupWaitChannel(group_wait=0.0)
+    dispatcher = Dispatcher(db.sessions, {"telegram": channel}, clock, staff_chat_id=-100)
+    with db.sessions.begin() as session:
+        queue_to_staff(session, text="Anteckningen är sparad på K-CCCC.", now=clock.now(), answers="77")
+    await dispatcher.deliver_due(0)
+    (post,) = [message for message in channel.sent if message.address == "-100"]
+    assert post.answers == "77"

@@ -37,7 +37,8 @@ class Group:
                                     .order_by(OutboxItem.id)).all()  # fmt: skip
             if items:
                 self.seen = items[-1].id
-            return [json.loads(item.payload)["text"] for item in items]
+            # New posts; an edit of an earlier post (an alert that now says who took it) is no new post.
+            return [json.loads(item.payload)["text"] for item in items if item.kind != "edit"]
 
 
 @pytest.fixture
@@ -55,6 +56,17 @@ def test_someone_not_registered_is_refused_politely_and_audited(group, db):
     assert "inte registrerad som personal" in refusal
     with db.sessions() as session:
         assert session.scalar(select(AuditEvent.action)) == "refused"
+
+
+def test_someone_outside_the_team_is_refused_once_in_a_while_and_their_chatter_is_not_answered(group, db, clock):
+    (refusal,) = group.do("999", "/ko")
+    assert "inte registrerad som personal" in refusal
+    assert group.do("999", "/ko") == []  # told already: no second post on everyone's phone
+    assert group.do("999", "hallå?") == []
+    clock.advance(minutes=11)
+    assert group.do("999", "/nasta") == [refusal]
+    with db.sessions() as session:
+        assert session.scalars(select(AuditEvent.action)).all() == ["refused"] * 3
 
 
 def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db, group, clock):
@@ -77,7 +89,7 @@ def test_the_queue_puts_urgent_first_then_promised_time_then_waiting(engine, db,
     group.posts()
     (listing,) = group.do("111", "/ko")
     lines = listing.splitlines()
-    assert lines[0] == "Kön (4 öppna):"
+    assert lines[0] == "Kön: 4 otagna, 0 tagna, 4 väntar på svar från oss"
     assert lines[1].startswith("AKUT K-") and "fara" in lines[1]
     assert lines[2].startswith("KOLLA K-")
     assert "samtal" in lines[3] and "fråga" in lines[4]
@@ -114,7 +126,7 @@ def test_an_answer_goes_back_to_the_person_signed_and_with_nothing_of_theirs_sho
     code = case_by_kind(db, "question").code
     group.posts()
     (sent,) = group.do("111", f"/svara {code} Ja, det kan du. Vi hör av oss i morgon.")
-    assert sent == f"Skickat till {code}."
+    assert sent == f"Skickat till {code}. Personen fick:\nJa, det kan du. Vi hör av oss i morgon.\n- Sara, SIG"
     with db.sessions() as session:
         item = session.scalars(select(OutboxItem).where(OutboxItem.target == "contact").order_by(OutboxItem.id.desc())).first()
         assert item.channel == "sms"
@@ -140,7 +152,63 @@ def test_replying_to_an_alert_in_telegram_answers_that_case(engine, db, group):
         alert.status, alert.provider_message_id = "sent", "777"
     group.posts()
     (sent,) = group.do("222", "Det kostar ingenting.", reply_to="777")
-    assert sent == f"Skickat till {case.code}."
+    assert sent == f"Skickat till {case.code}. Personen fick:\nDet kostar ingenting.\n- SIG"  # word for word
+    assert case_by_kind(db, "question").assigned_staff_id is not None  # answering an open case takes it
+
+
+def sent_as(db, case_id: int, provider_message_id: str, kind: str | None = None) -> None:
+    """The newest staff post about the case went out as this Telegram message."""
+    with db.sessions.begin() as session:
+        post = session.scalars(select(OutboxItem).where(OutboxItem.case_id == case_id, OutboxItem.target == "staff_group")
+                               .order_by(OutboxItem.id.desc())).first()  # fmt: skip
+        post.status, post.provider_message_id = "sent", provider_message_id
+
+
+def to_people(db) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.target == "contact"))
+
+
+def test_a_reply_to_a_note_confirmation_stays_on_the_desk(engine, db, group):
+    chat = started(engine, address="63")
+    chat.press("Ställ en fråga")
+    chat.send("Vad kostar det?")
+    case = case_by_kind(db, "question")
+    group.do("111", choice=f"claim:{case.code}")
+    (saved,) = group.do("111", f"/notera {case.code} ringde i fredags")
+    assert saved == f"Anteckningen är sparad på {case.code}. Den stannar här och går aldrig till personen."
+    sent_as(db, case.id, "801")
+    before = to_people(db)
+    (refused,) = group.do("111", "obs han lät påverkad i fredags", reply_to="801")
+    assert refused.startswith("Ditt svar skickades inte: bara svar på ett larm eller på något personen skrev")
+    assert f"/svara {case.code}" in refused and f"/notera {case.code}" in refused
+    assert to_people(db) == before
+
+
+def test_a_reply_to_a_closed_case_or_a_colleagues_case_is_refused_and_says_why(engine, db, group):
+    for address in ("64", "65"):
+        chat = started(engine, address=address)
+        chat.press("Ställ en fråga")
+        chat.send("Vad kostar det?")
+    with db.sessions() as session:
+        first, second = session.scalars(select(Case).order_by(Case.id)).all()
+    sent_as(db, first.id, "802")
+    sent_as(db, second.id, "803")
+    group.do("111", choice=f"claim:{first.code}")
+    group.do("111", f"/avsluta {first.code} hänvisad")
+    group.do("222", choice=f"claim:{second.code}")
+    before = to_people(db)
+    (closed,) = group.do("111", "Hej igen!", reply_to="802")
+    assert closed == f"{first.code} är avslutat, så ditt svar skickades inte. Vill du spara det internt: /notera {first.code} och texten."
+    (theirs,) = group.do("111", "Jag tar den här", reply_to="803")
+    assert theirs.startswith(f"{second.code} tas av Omar, så ditt svar skickades inte. Be Omar lämna över det")
+    (command,) = group.do("111", f"/svara {second.code} Hej")
+    assert command.startswith(f"{second.code} tas av Omar, så ditt svar skickades inte.")
+    assert to_people(db) == before
+
+
+def test_a_reply_to_a_colleagues_own_message_is_their_talk_and_the_bot_stays_quiet(engine, db, group):
+    assert group.do("111", "Ska vi ta lunch?", reply_to="9999") == []
 
 
 def test_a_reply_to_a_post_that_joined_several_alerts_asks_which_case_and_sends_nothing(engine, db, group):
@@ -166,11 +234,20 @@ def test_a_consented_number_is_shown_only_on_request_and_that_is_audited(engine,
     chat.send(kind="contact", phone="+46701234567")
     code = case_by_kind(db, "call").code
     assert all("46701234567" not in post for post in group.posts())
+    (refused,) = group.do("222", choice=f"number:{code}")
+    assert refused == f"Bara den som har {code} kan se numret. Ta ärendet först."
     group.do("111", choice=f"claim:{code}")
-    (shown,) = group.do("111", choice=f"number:{code}")
-    assert "+46701234567" in shown
+    (not_omars,) = group.do("222", choice=f"number:{code}")
+    assert not_omars == f"Bara den som har {code} kan se numret. Sara har ärendet."
+    (told,) = group.do("111", choice=f"number:{code}")
+    assert told.startswith(f"Sara: numret för {code} är skickat till dig i en privat chatt med boten")
     with db.sessions() as session:
-        assert "number_shown" in session.scalars(select(AuditEvent.action)).all()
+        assert all("46701234567" not in json.loads(item.payload)["text"]
+                   for item in session.scalars(select(OutboxItem).where(OutboxItem.target == "staff_group")))  # fmt: skip
+        (private,) = session.scalars(select(OutboxItem).where(OutboxItem.target == "address")).all()
+        assert json.loads(private.payload) == {"address": "111", "text": f"Nummer för {code}: +46701234567 (visningen loggas)"}
+        (shown,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "number_shown")).all()
+        assert shown.actor.endswith("Sara") and "4670" not in (shown.detail or "")
 
 
 def test_a_call_is_claimed_then_reached_and_closed(engine, db, group):
@@ -247,3 +324,67 @@ def test_an_outreach_worker_starts_a_conversation_by_sms_with_recorded_consent(e
         consent = session.scalar(select(AuditEvent).where(AuditEvent.action == "outreach_consent"))
         assert consent.actor.endswith("Sara") and "46705551234" not in (consent.detail or "")
     assert group.do("111", "/kontakta nej")[0].startswith("Det ser inte ut som ett telefonnummer")
+
+
+def test_every_mistake_says_what_was_wrong_and_what_to_type(engine, db, group):
+    (missing,) = group.do("111", "/svara K-ZZZZ Hej")
+    assert missing == "Det finns inget ärende K-ZZZZ. Kolla koden, eller skriv /ko för att se kön."
+    (usage,) = group.do("111", "/svara hej")
+    assert usage == "Skriv så här: /svara K-7F3A och sedan ditt svar."
+    (near,) = group.do("111", "/svar K-ZZZZ Hej")
+    assert near.startswith("Kommandot /svar finns inte. Menade du /svara? Kommandon: /ko, /mina, /nasta")
+    (far,) = group.do("111", "/xyzzy")
+    assert far.startswith("Kommandot /xyzzy finns inte. Kommandon: /ko")
+    assert group.do("111", "/kö") == ["Kön är tom. Bra jobbat."]
+
+
+def test_check_in_mistakes_are_told_in_swedish(engine, db, group):
+    chat = started(engine, address="66")
+    chat.press("Ansök om stöd")
+    chat.press("Mig själv")
+    chat.press("Ja")
+    chat.press("Boende")
+    chat.press("Klar")
+    chat.press("Skicka")
+    code = case_by_kind(db, "application").code
+    group.do("111", f"/inskriv {code}")
+    (weekday,) = group.do("111", f"/incheckning {code} varje månda 10:00")
+    assert weekday.startswith("Jag känner inte igen veckodagen 'månda': skriv måndag, tisdag, onsdag")
+    assert "Skriv så här: /incheckning K-7F3A varje måndag 10:00" in weekday
+    (passed,) = group.do("111", f"/incheckning {code} 2026-11-30 10:00")
+    assert passed.startswith("Den tiden har redan varit: välj en tid framåt. Skriv så här:")
+
+
+def test_my_cases_lists_what_i_hold(engine, db, group):
+    assert group.do("222", "/mina") == ["Du har inga ärenden just nu. Skriv /nasta för att ta nästa i kön."]
+    chat = started(engine, address="67")
+    chat.press("Ställ en fråga")
+    chat.send("Vad kostar det?")
+    code = case_by_kind(db, "question").code
+    group.do("222", choice=f"claim:{code}")
+    (mine,) = group.do("222", "/mina")
+    assert mine.splitlines()[0] == "Dina ärenden (1):" and mine.splitlines()[1].startswith(f"{code} fråga")
+    assert group.do("111", "/mina") == ["Du har inga ärenden just nu. Skriv /nasta för att ta nästa i kön."]
+
+
+def test_the_queue_counts_untaken_taken_and_waiting_apart_and_an_answer_keeps_the_promise(engine, db, group, clock):
+    chats = {}
+    for address in ("70", "71", "72"):
+        chats[address] = started(engine, address=address)
+        chats[address].press("Ställ en fråga")
+        chats[address].send("Vad kostar det?")
+    with db.sessions() as session:
+        answered, taken, untaken = session.scalars(select(Case.code).order_by(Case.id)).all()
+    group.do("111", f"/svara {answered} Inget alls.")
+    group.do("222", choice=f"claim:{taken}")
+    clock.advance(days=3)  # every question's promise has passed
+    (listing,) = group.do("111", "/ko")
+    lines = listing.splitlines()
+    assert lines[0] == "Kön: 1 otagna, 2 tagna, 2 väntar på svar från oss"
+    line = {code: next(text for text in lines if code in text) for code in (answered, taken, untaken)}
+    assert "FÖRSENAT" not in line[answered] and "VÄNTAR" not in line[answered]  # answered: a promise kept
+    assert "FÖRSENAT" in line[taken] and "tas av Omar" in line[taken]
+    assert "VÄNTAR PÅ SVAR" in line[taken] and "VÄNTAR PÅ SVAR" in line[untaken]
+    chats["70"].send("Tack! En fråga till.")
+    (listing,) = group.do("111", "/ko")[-1:]
+    assert listing.splitlines()[0] == "Kön: 1 otagna, 2 tagna, 3 väntar på svar från oss"

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event, select
 
 from handlers.catalogue import Catalogue
+from handlers.digest import post_digest
 from handlers.profile import load_profile
 from handlers.timers import run_timers
 from storage.models import Case, OutboxItem
@@ -75,7 +76,12 @@ def test_an_answered_question_keeps_its_promise(engine, db, group, clock):
     chat.send("Hej?")
     code = case_by_kind(db, "question").code
     group.do("111", f"/svara {code} Hej! Vad kan vi hjälpa till med?")
-    clock.advance(days=10)
+    clock.advance(days=1)
+    assert tick(db, clock) == {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0, "unanswered": 0}
+    with db.sessions.begin() as session:  # Wednesday morning's digest: an answered question is no promise at risk
+        post_digest(session, Catalogue.load(), load_profile(), clock.now())
+    assert "Löften i fara: 0." in group.posts()[-1]
+    clock.advance(days=9)
     assert tick(db, clock) == {"reminded": 0, "realerted": 0, "warned": 0, "breached": 0, "escalated": 0, "unanswered": 0}
 
 
