@@ -163,7 +163,7 @@ class Engine:
                     self.metrics.checkins_answered.inc()
         return len(pending)
 
-    def _process(self, message_id: int, contact_id: str) -> bool:
+    def _process(self, message_id: int, contact_id: str) -> tuple[bool, bool]:
         """Handle one message; whether it erased the person, and whether it answered a check-in or an incident outreach."""
         with self.sessions.begin() as session:
             # Locking the conversation row first keeps one contact's messages in order across processes; the
@@ -173,7 +173,7 @@ class Engine:
                 select(Message, Contact).join(Contact, Contact.id == Message.contact_id).where(Message.id == message_id)
             ).first()  # fmt: skip
             if conversation is None or found is None or found[0].processed_at is not None:
-                return False
+                return False, False
             message, contact = found
             # One look at this person's earlier messages: any still unhandled (another worker is behind on this
             # contact: keep order), and how many they typed within the flood window.
@@ -185,7 +185,7 @@ class Engine:
                        or_(Message.processed_at.is_(None), Message.created_at >= window_start))
             ).one()  # fmt: skip
             if unhandled:
-                return False
+                return False, False
             now = self.clock.now()
             turn = Turn(
                 session=session, contact=contact, inbound=_content(message), channel=message.channel, now=now,

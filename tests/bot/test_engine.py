@@ -113,3 +113,17 @@ def test_a_flood_is_stored_in_full_but_not_answered_message_by_message(db, engin
     engine.accept(text("+46701234567", "dom sa ja har till fredag annars", "SM-maybe", channel="sms"))
     engine.process_pending()
     assert replies(db, accepted.contact_id)[-1].startswith("Är du i fara just nu? Svara JA eller NEJ.")  # and so is the question
+
+
+def test_messages_that_wait_behind_an_erasure_are_dropped_quietly_not_failed(db, engine, caplog):
+    import logging
+
+    engine.accept(text("5550009", "/start", "e1"))
+    engine.process_pending()
+    for number, body in enumerate(["RADERA", "JA", "hej igen", "är ni kvar?"], start=2):
+        engine.accept(text("5550009", body, f"e{number}"))  # all accepted before any is handled
+    with caplog.at_level(logging.ERROR):
+        while engine.process_pending():
+            pass
+    assert not [record for record in caplog.records if "handler failed" in record.getMessage()]
+    assert count(db, Contact) == 0
