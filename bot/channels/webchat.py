@@ -59,6 +59,7 @@ CODES_IN_ALL_BURST, CODES_IN_ALL_EVERY = 30, 2.0
 CODE_WORDS = {"kod", "/kod", "koden", "min kod", "code", "/code", "my code"}
 FLOOD_ALERT_EVERY = 15 * 60  # seconds: a flood is one alert, however long it lasts
 FAREWELLS_KEPT, FAREWELL_SECONDS = 1000, 600
+FAREWELL_ID = 2**53 - 1  # JavaScript's largest exact integer
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -272,7 +273,9 @@ class WebChatChannel:
         farewell = self._farewells.pop(_keyed(visitor), None)
         if farewell is None or farewell[1] < self._monotonic():
             return JSONResponse({"messages": [], "poll_ms": POLL_MS}, headers=SECURITY_HEADERS)
-        message = {"id": after + 1, "from": "bot", "text": farewell[0], "options": []}
+        # The last message this chat will ever show: an id above any the page has seen (its own "JA" may already hold
+        # after + 1, from the send's answer, and the page shows an id only once).
+        message = {"id": FAREWELL_ID, "from": "bot", "text": farewell[0], "options": []}
         response = JSONResponse({"messages": [message], "poll_ms": POLL_MS, "ended": True}, headers=SECURITY_HEADERS)
         response.delete_cookie(self.cookie, path="/", secure=self.secure_cookie, httponly=True, samesite="strict")
         return response
