@@ -169,7 +169,7 @@ def call_windows(profile: Profile | OfficeHours, now: datetime, count: int = 6, 
     return found[: max(count, 0)]
 
 
-def window_from_key(profile: Profile | OfficeHours, key: str, now: datetime | None = None) -> CallWindow | None:
+def window_from_key(profile: Profile | OfficeHours, key: str, now: datetime) -> CallWindow | None:
     """The window a button key names, or None when it is garbage, not a window we offer, already begun or too far ahead.
 
     `now` defaults to the current time; pass it wherever the caller has a clock (and always in tests).
@@ -182,7 +182,7 @@ def window_from_key(profile: Profile | OfficeHours, key: str, now: datetime | No
         day, begin = date.fromisoformat(match[1]), time(int(match[2]), int(match[3]))
     except ValueError:  # 2026-02-30, 25:00
         return None
-    now = _utc(now, "now") if now is not None else datetime.now(UTC)
+    now = _utc(now, "now")  # the caller's clock, never the wall's: a key is only bookable while its window lies ahead
     for window in _day_windows(hours, day):
         if window.local_start.time() == begin:
             # Only a window still ahead can be booked: one that has begun would surprise staff with a call due now.
